@@ -1,0 +1,53 @@
+// swift-tools-version: 6.1
+// s390pv: an emulator for IBM Z protected (Secure Execution) guests.
+// Layers, bottom up: S390CPU, RestrictedMemory -> KernelModel (KVM-shaped) -> VMM -> s390pv (CLI).
+import PackageDescription
+
+/// The interpreter's hot loop must not pay for dynamic exclusivity checks (see
+/// ../shared/spec/interpreter-dispatch.md, lesson 1); all shared CPU state is guarded by design.
+let hotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "s390pv",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "s390pv", targets: ["s390pv"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C shims: the syscalls Swift does not expose, libelf, capstone.
+        .target(name: "CSyscalls"),
+        .systemLibrary(name: "CLibelf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
+        .systemLibrary(name: "CCapstone", pkgConfig: "capstone", providers: [.apt(["libcapstone-dev"])]),
+
+        // Generates the decoder and dispatch switch from Sources/S390CPU/Instructions.table.
+        .executableTarget(name: "InstructionTableGenerator"),
+        .plugin(name: "GenerateInstructionDispatch", capability: .buildTool(),
+                dependencies: ["InstructionTableGenerator"]),
+
+        // z/Architecture interpreter: one vCPU runs until an intercept (the SIE analogue).
+        .target(name: "S390CPU",
+                exclude: ["Instructions.table"],
+                swiftSettings: hotPathSettings,
+                plugins: ["GenerateInstructionDispatch"]),
+        // Guest RAM backing: the only code that maps guest memory.
+        .target(name: "RestrictedMemory", dependencies: ["CSyscalls"]),
+        // KVM-shaped kernel model: VM and vCPU objects, KVM_RUN, interrupts, SIGP, memory ops.
+        .target(name: "KernelModel",
+                dependencies: ["S390CPU", "RestrictedMemory"],
+                swiftSettings: hotPathSettings),
+        // Capstone-backed s390x disassembly (trace, `s390pv disasm`, decoder cross-check).
+        .target(name: "Disassembler", dependencies: ["CCapstone"]),
+        // QEMU-shaped machine: loader, SCLP console, DIAG 308, exit protocol. Sees guest RAM only
+        // through KernelModel's memory operations (it deliberately does not depend on RestrictedMemory).
+        .target(name: "VMM", dependencies: ["KernelModel", "CLibelf", "Disassembler", "CSyscalls"]),
+        .executableTarget(name: "s390pv",
+                          dependencies: ["VMM", "Disassembler",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),
+        .testTarget(name: "VMMTests", dependencies: ["VMM", "KernelModel"]),
+    ]
+)

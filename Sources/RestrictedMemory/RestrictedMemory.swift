@@ -1,0 +1,1 @@
+// Restricted memory (written next).

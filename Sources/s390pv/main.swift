@@ -1,0 +1,1 @@
+// CLI entry point (written next).
