@@ -214,7 +214,7 @@ bool cpu_stopped(uint16_t addr);
 int smp_start_cpu(uint16_t addr, void (*fn)(void *), void *arg);
 /* SIGP STOP cpu addr and wait until SENSE reports it stopped; returns 0 or -1 (timeout). */
 int smp_stop_cpu(uint16_t addr);
-/* Stop every CPU started by smp_start_cpu (used by exit). */
+/* Stop every other CPU with an address below MAX_CPUS (used by exit). */
 void smp_stop_others(void);
 
 /* ---- time.c ---- */

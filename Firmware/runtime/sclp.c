@@ -123,7 +123,8 @@ static uint16_t sclp_call(uint32_t command)
 	sclp_busy = true;
 	cr0_set(CR0_SERVICE_SIGNAL);
 	for (;;) {
-		asm volatile("	servc	%[cmd],%[sccb]\n"
+		/* SERVC (B220, RRE) has no mnemonic in binutils. */
+		asm volatile("	.insn	rre,0xb2200000,%[cmd],%[sccb]\n"
 			     "	ipm	%[cc]\n"
 			     "	srl	%[cc],28\n"
 			     : [cc] "=d"(cc)

@@ -12,7 +12,6 @@
 
 static struct lowcore cpu_lowcores[MAX_CPUS];	/* 8 KiB aligned by type */
 static uint8_t cpu_stacks[MAX_CPUS][SECONDARY_STACK_SIZE] __attribute__((aligned(8)));
-static bool cpu_started[MAX_CPUS];
 
 extern char secondary_entry[];
 
@@ -65,7 +64,6 @@ int smp_start_cpu(uint16_t addr, void (*fn)(void *), void *arg)
 	lc->sw_arg = (uintptr_t)arg;
 	if (sigp_retry(addr, SIGP_SET_PREFIX, (uintptr_t)lc, NULL) != 0)
 		return -1;
-	cpu_started[addr] = true;
 	return sigp_retry(addr, SIGP_RESTART, 0, NULL) == 0 ? 0 : -1;
 }
 
@@ -87,8 +85,9 @@ void smp_stop_others(void)
 {
 	uint16_t addr, me = stap();
 
+	/* Absent CPUs answer cc 3 and stopped ones take STOP as a no-op, so just try them all. */
 	for (addr = 0; addr < MAX_CPUS; addr++) {
-		if (cpu_started[addr] && addr != me)
+		if (addr != me)
 			smp_stop_cpu(addr);
 	}
 }

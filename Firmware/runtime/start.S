@@ -135,3 +135,5 @@ cr0_init:
 	.balign	4096
 	.skip	65536
 stack_top:
+
+	.section .note.GNU-stack, "", @progbits	/* no executable stack needed */

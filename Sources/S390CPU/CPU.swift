@@ -12,6 +12,22 @@ public struct GuestStorage: @unchecked Sendable {
     }
 }
 
+/// Who the machine says it is in STSI (configuration-level data the VMM supplies).
+public struct MachineIdentity: Sendable, Equatable {
+    /// Configured CPUs and the maximum (STSI 1.2.2/2.2.2/3.2.2 counts, SCLP CPU entries).
+    public var cpuCount: Int
+    public var maxCPUs: Int
+    /// VM name (STSI 3.2.2, at most 8 characters in EBCDIC) and UUID (16 bytes).
+    public var name: String
+    public var uuid: [UInt8]
+    public init(cpuCount: Int = 1, maxCPUs: Int = 1, name: String = "s390pv", uuid: [UInt8] = [UInt8](repeating: 0, count: 16)) {
+        self.cpuCount = cpuCount
+        self.maxCPUs = maxCPUs
+        self.name = name
+        self.uuid = uuid
+    }
+}
+
 /// What is fixed for all CPUs of a machine: facilities, identity, decode tables.
 public final class CPUModel: Sendable {
     /// STFLE facility bits (bit 0 = MSB of the first doubleword).
@@ -62,6 +78,8 @@ public final class CPU: @unchecked Sendable {
     public var clockComparator: UInt64 = 0
     public var todProgrammableRegister: UInt32 = 0
     public var breakingEventAddress: UInt64 = 0
+    /// The configuration STSI reports.
+    public var identity = MachineIdentity()
 
     // The PSW, split for speed: mask bits without the CC, the CC, the address.
     public internal(set) var pswMask: UInt64 = 0

@@ -28,6 +28,7 @@ public final class PendingInterruptions: Sendable {
         var restart = false
         var stop = false
         var storeStatusOnStop = false
+        var kick = false
     }
     private let state = Mutex(State())
     /// Cheap hint for the run loop: something may need its attention.
@@ -62,6 +63,9 @@ public final class PendingInterruptions: Sendable {
         requestAttention()
     }
     public var stopPending: Bool { state.withLock { $0.stop } }
+    /// Asks the CPU's run loop to return to its host at the next instruction boundary.
+    public func postKick() { state.withLock { $0.kick = true }; requestAttention() }
+    func takeKick() -> Bool { state.withLock { s in defer { s.kick = false }; return s.kick } }
     /// Takes a pending stop request; returns whether status must be stored, or nil if none.
     public func takeStop() -> Bool? {
         state.withLock { s in
@@ -166,7 +170,7 @@ extension CPU {
         try storeReal16(Lowcore.programCode, code.rawValue)
         switch code {
         case .data:
-            try storeReal32(Lowcore.dataExceptionCode, UInt32(exceptionDXC) << 8)
+            try storeReal32(Lowcore.dataExceptionCode, UInt32(exceptionDXC))
             if cr[0] & 0x40000 != 0 { fpc = (fpc & ~0xFF00) | UInt32(exceptionDXC) << 8 }
         case .protection, .segmentTranslation, .pageTranslation, .asceType, .regionFirstTranslation,
              .regionSecondTranslation, .regionThirdTranslation, .secureStorageAccess, .secureStorageViolation:

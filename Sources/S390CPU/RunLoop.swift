@@ -13,6 +13,8 @@ public enum CPUExit: Sendable, Equatable {
     case stopRequested
     /// `maxInstructions` were executed.
     case instructionLimit
+    /// The host asked the CPU to return (`PendingInterruptions.postKick`).
+    case kicked
     /// The CPU cannot continue (e.g. the lowcore lies outside storage, or an interruption loaded
     /// an invalid new PSW): the machine check-stops it, as hardware would.
     case checkStop(String)
@@ -25,6 +27,7 @@ extension CPU {
         while true {
             if _slowPath(interruptions.needsAttention() || floating.servicePending || timersNeedAttention) {
                 interruptions.clearAttention()
+                if interruptions.takeKick() { return .kicked }
                 if interruptions.stopPending { return .stopRequested }
                 do {
                     if try deliverPendingInterruption(), !psw.isValid {

@@ -47,8 +47,7 @@ extension CPU {
     /// DAT: the dynamic-address-translation walk is not implemented yet; with DAT on, every
     /// access is refused as an ASCE-type exception rather than silently treated as real.
     func translate(_ address: UInt64, _ kind: AccessKind) throws(CPUException) -> UInt64 {
-        exceptionTEID = address & ~0xFFF
-        throw .program(.asceType)
+        try translateDAT(address, kind)
     }
 
     // MARK: Loads and stores of big-endian integers
@@ -108,4 +107,48 @@ extension CPU {
     func storeReal64(_ real: UInt64, _ v: UInt64) throws(CPUException) { try realPointer(real).storeBytes(of: v.bigEndian, as: UInt64.self) }
     func storeReal32(_ real: UInt64, _ v: UInt32) throws(CPUException) { try realPointer(real).storeBytes(of: v.bigEndian, as: UInt32.self) }
     func storeReal16(_ real: UInt64, _ v: UInt16) throws(CPUException) { try realPointer(real).storeBytes(of: v.bigEndian, as: UInt16.self) }
+}
+
+// MARK: Host access to guest storage (the kernel model's MEM_OP)
+
+extension CPU {
+    /// Reads `count` bytes at logical `address` as this CPU would (DAT, prefixing); throws the
+    /// program-interruption code the access would raise.
+    public func readLogical(_ address: UInt64, count: Int) throws(CPUException) -> [UInt8] {
+        try checkAccess(address, length: UInt64(count), .fetch)
+        var bytes = [UInt8](repeating: 0, count: count)
+        for index in 0..<count { bytes[index] = try load8((address &+ UInt64(index)) & addressMask) }
+        return bytes
+    }
+
+    /// Writes `bytes` at logical `address` as this CPU would; nothing is written if any byte fails.
+    public func writeLogical(_ address: UInt64, _ bytes: [UInt8]) throws(CPUException) {
+        try checkAccess(address, length: UInt64(bytes.count), .store)
+        for (index, byte) in bytes.enumerated() { try store8((address &+ UInt64(index)) & addressMask, byte) }
+    }
+
+    /// STORE STATUS (PoP 4-82) at absolute `area` (the image of lowcore 0x1200-0x13FF), plus the
+    /// architectural-mode id at `area - 0x1200 + 0xA3` when storing into the prefix area.
+    public func storeStatus(atAbsolute area: UInt64, inPrefixArea: Bool) -> Bool {
+        guard area + 0x200 <= storage.size else { return false }
+        let base = storage.base + Int(area)
+        func put64(_ offset: Int, _ value: UInt64) { base.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt64.self) }
+        func put32(_ offset: Int, _ value: UInt32) { base.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self) }
+        for index in 0..<16 {
+            put64(index * 8, fpr[index])
+            put64(0x80 + index * 8, gpr[index])
+            put32(0x140 + index * 4, ar[index])
+            put64(0x180 + index * 8, cr[index])
+        }
+        let current = psw
+        put64(0x100, current.mask)
+        put64(0x108, current.address)
+        put32(0x118, UInt32(truncatingIfNeeded: prefix))
+        put32(0x11C, fpc)
+        put32(0x124, todProgrammableRegister)
+        put64(0x128, cpuTimer)
+        put64(0x130, clockComparator >> 8)
+        if inPrefixArea && area >= 0x1200 { (storage.base + Int(area - 0x1200 + 0xA3)).storeBytes(of: 1, as: UInt8.self) }
+        return true
+    }
 }

@@ -1,0 +1,234 @@
+import Foundation
+import S390CPU
+import Synchronization
+
+/// KVM_GET/SET_MP_STATE values (include/uapi/linux/kvm.h).
+public enum MPState: UInt32, Sendable {
+    case stopped = 5, checkStop = 6, operating = 7, load = 8
+}
+
+/// kvm_run exit reasons this model produces (include/uapi/linux/kvm.h numbering).
+public enum VCPUExit: Sendable, Equatable {
+    /// KVM_EXIT_S390_SIEIC (13): an interception userspace must handle. `icptcode` 4 is an
+    /// instruction (IPA/IPB), 0x1C a disabled wait, 0x28 the CPU stopped (SIGP STOP).
+    case sieIntercept(icptcode: UInt8, ipa: UInt16, ipb: UInt32)
+    /// KVM_EXIT_DEBUG (4): one instruction was executed in single-step mode.
+    case debug
+    /// KVM_RUN returned EINTR: a signal (here: `kick`) interrupted it.
+    case interrupted
+    /// KVM_EXIT_INTERNAL_ERROR (17): the CPU check-stopped.
+    case internalError(String)
+}
+
+/// SIE interception codes (arch/s390/kvm/kvm-s390.h).
+public enum InterceptCode {
+    public static let instruction: UInt8 = 0x04
+    public static let waitPSW: UInt8 = 0x1C
+    public static let stop: UInt8 = 0x28
+}
+
+/// Lets a vCPU thread sleep in the kernel (stopped, enabled wait) until something happens.
+final class Doorbell: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var rung = false
+    func ring() { condition.lock(); rung = true; condition.signal(); condition.unlock() }
+    /// Waits until rung or `deadline` (nil: forever); consumes the ring.
+    func wait(until deadline: Date?) {
+        condition.lock()
+        while !rung {
+            if let deadline { if !condition.wait(until: deadline) { break } } else { condition.wait() }
+        }
+        rung = false
+        condition.unlock()
+    }
+}
+
+/// A vCPU (KVM's `struct kvm_vcpu`): the CPU plus its run state. `run` is called only by the
+/// vCPU's own thread; everything else may be called from any thread.
+public final class VirtualCPU: @unchecked Sendable {
+    unowned let vm: VirtualMachine
+    let cpu: CPU
+    let doorbell = Doorbell()
+    private let state = Mutex(MPState.stopped)
+    private let kickPending = Atomic<Bool>(false)
+    /// KVM_SET_GUEST_DEBUG with KVM_GUESTDBG_SINGLESTEP.
+    public var singleStep = false
+    /// Instructions per CPU.run slice; bounds how long a kick can go unnoticed.
+    static let slice = 1 << 20
+
+    init(vm: VirtualMachine, cpu: CPU) {
+        self.vm = vm
+        self.cpu = cpu
+    }
+
+    public var id: UInt16 { cpu.address }
+    public var instructionCount: UInt64 { cpu.instructionCount }
+
+    // MARK: KVM_GET/SET_MP_STATE
+
+    public var mpState: MPState { state.withLock { $0 } }
+
+    /// KVM_SET_MP_STATE. Linux accepts LOAD for any VM and treats it as operating here.
+    public func setMPState(_ new: MPState) {
+        state.withLock { $0 = new == .load ? .operating : new }
+        doorbell.ring()
+    }
+
+    /// Changes the state without waking the vCPU thread (used by the vCPU on itself).
+    func setMPStateQuietly(_ new: MPState) { state.withLock { $0 = new } }
+
+    // MARK: KVM_RUN
+
+    /// Runs the vCPU until userspace must act. Blocks while the vCPU is stopped or in an enabled
+    /// wait; returns `.interrupted` when kicked.
+    public func run() -> VCPUExit {
+        while true {
+            if kickPending.exchange(false, ordering: .acquiringAndReleasing) { return .interrupted }
+            switch mpState {
+            case .stopped:
+                doorbell.wait(until: nil)
+                continue
+            case .checkStop:
+                return .internalError("CPU \(id) is check-stopped")
+            case .operating, .load:
+                break
+            }
+            let exit = cpu.run(maxInstructions: singleStep ? 1 : VirtualCPU.slice)
+            switch exit {
+            case .instructionLimit:
+                if singleStep { return .debug }
+            case .kicked:
+                kickPending.store(false, ordering: .relaxed)
+                return .interrupted
+            case .instruction(let ipa, let ipb, let length):
+                if handleInKernel(ipa: ipa, ipb: ipb, length: length) {
+                    // A SIGP reset addressed to this CPU leaves it stopped.
+                    if mpState == .stopped { return .sieIntercept(icptcode: InterceptCode.stop, ipa: 0, ipb: 0) }
+                    if singleStep { return .debug }
+                    continue
+                }
+                return .sieIntercept(icptcode: InterceptCode.instruction, ipa: ipa, ipb: ipb)
+            case .wait:
+                if cpu.psw.isDisabledWait { return .sieIntercept(icptcode: InterceptCode.waitPSW, ipa: 0, ipb: 0) }
+                waitEnabled()
+            case .stopRequested:
+                if let storeStatus = cpu.interruptions.takeStop() {
+                    if storeStatus { _ = cpu.storeStatus(atAbsolute: cpu.prefix + 0x1200, inPrefixArea: true) }
+                    state.withLock { $0 = .stopped }
+                    return .sieIntercept(icptcode: InterceptCode.stop, ipa: 0, ipb: 0)
+                }
+            case .checkStop(let reason):
+                state.withLock { $0 = .checkStop }
+                return .internalError(reason)
+            }
+        }
+    }
+
+    /// Enabled wait: sleep until an interruption is deliverable, a timer expires, a stop or
+    /// restart arrives, or a kick.
+    private func waitEnabled() {
+        while !cpu.hasDeliverableInterruption && !cpu.interruptions.stopPending
+            && !kickPending.load(ordering: .relaxed) && mpState == .operating {
+            var deadline: Date?
+            if let tod = cpu.nextTimerDeadline {
+                let now = vm.clock.read()
+                guard tod > now else { return }
+                deadline = Date(timeIntervalSinceNow: Double(tod - now) / 4096 / 1_000_000)
+            }
+            doorbell.wait(until: deadline)
+        }
+    }
+
+    /// Makes `run` return `.interrupted` soon (a signal to the vCPU thread in Linux).
+    public func kick() {
+        kickPending.store(true, ordering: .releasing)
+        cpu.interruptions.postKick()
+        doorbell.ring()
+    }
+
+    // MARK: Intercepts KVM handles itself
+
+    /// DIAG 0x44 and 0x9C (yield) and SIGP are handled here, as KVM does; false sends the
+    /// intercept to userspace.
+    private func handleInKernel(ipa: UInt16, ipb: UInt32, length: Int) -> Bool {
+        switch ipa >> 8 {
+        case 0x83:
+            let code = diagnoseCode(ipa: ipa, ipb: ipb)
+            return code == 0x44 || code == 0x9C
+        case 0xAE:
+            handleSignalProcessor(ipa: ipa, ipb: ipb)
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// The DIAGNOSE function code: the base-displacement address of an RS-format DIAG.
+    public func diagnoseCode(ipa: UInt16, ipb: UInt32) -> UInt64 {
+        let base = Int(ipb >> 28), displacement = UInt64(ipb >> 16 & 0xFFF)
+        return (displacement &+ (base == 0 ? 0 : cpu.gpr[base])) & 0xFFFF
+    }
+
+    // MARK: Registers (KVM_GET/SET_REGS, SREGS, kvm_run psw fields)
+
+    public var gprs: [UInt64] {
+        get { (0..<16).map { cpu.gpr[$0] } }
+        set { for (index, value) in newValue.prefix(16).enumerated() { cpu.gpr[index] = value } }
+    }
+    public var controlRegisters: [UInt64] {
+        get { (0..<16).map { cpu.cr[$0] } }
+        set { for (index, value) in newValue.prefix(16).enumerated() { cpu.cr[index] = value } }
+    }
+    public var psw: CPU.PSW {
+        get { cpu.psw }
+        set { cpu.loadPSW(newValue) }
+    }
+    public var prefix: UInt64 { cpu.prefix }
+    public var conditionCode: UInt8 {
+        get { cpu.conditionCode }
+        set { cpu.conditionCode = newValue }
+    }
+
+    /// KVM_S390_SET_INITIAL_PSW: EBUSY while the vCPU is operating, as Linux.
+    public func setInitialPSW(_ psw: CPU.PSW) throws(Errno) {
+        guard mpState != .operating else { throw .EBUSY }
+        cpu.loadPSW(psw)
+    }
+
+    /// KVM_S390_INITIAL_RESET / KVM_S390_NORMAL_RESET / KVM_S390_CLEAR_RESET.
+    public func initialReset() { cpu.initialCPUReset() }
+    public func normalReset() { cpu.cpuReset() }
+    public func clearReset() { cpu.clearReset() }
+
+    // MARK: KVM_S390_IRQ (local)
+
+    /// A program interruption for the instruction the last intercept reported (ILC `ilc`).
+    public func injectProgramInterruption(_ code: ProgramInterruptionCode, ilc: Int) throws(Errno) {
+        do { try cpu.injectProgramInterruption(code, ilc: ilc) } catch { throw .EFAULT }
+    }
+
+    // MARK: KVM_S390_MEM_OP (logical)
+
+    public func readLogical(_ address: UInt64, count: Int) throws(MemoryOperationError) -> [UInt8] {
+        do { return try cpu.readLogical(address, count: count) } catch {
+            if case .program(let code) = error { throw .programException(code) }
+            throw .errno(.EFAULT)
+        }
+    }
+
+    public func writeLogical(_ address: UInt64, _ bytes: [UInt8]) throws(MemoryOperationError) {
+        do { try cpu.writeLogical(address, bytes) } catch {
+            if case .program(let code) = error { throw .programException(code) }
+            throw .errno(.EFAULT)
+        }
+    }
+}
+
+extension VirtualCPU {
+    /// KVM_S390_IRQ with KVM_S390_SIGP_STOP: the vCPU stops at its next instruction boundary.
+    public func requestStop() {
+        guard mpState == .operating else { return }
+        cpu.interruptions.postStop(storeStatus: false)
+        doorbell.ring()
+    }
+}

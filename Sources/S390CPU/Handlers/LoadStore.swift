@@ -1,0 +1,329 @@
+// Loads and stores (PoP chapter 7): register and storage loads, load and test / complement /
+// positive / negative, immediates and inserts, load/store multiple, relative-long forms, load
+// and store on condition, quadword pairs, byte-reversed forms and access-register transfers.
+
+@inline(__always) private func signExtended8(_ v: UInt8) -> UInt64 { UInt64(bitPattern: Int64(Int8(bitPattern: v))) }
+@inline(__always) private func signExtended16(_ v: UInt16) -> UInt64 { UInt64(bitPattern: Int64(Int16(bitPattern: v))) }
+@inline(__always) private func signExtended32(_ v: UInt32) -> UInt64 { UInt64(bitPattern: Int64(Int32(bitPattern: v))) }
+
+extension CPU {
+    // MARK: Helpers shared by the load/store and logical handlers
+
+    /// Bits 32-63 of a general register.
+    @inline(__always) func gprLow32(_ r: Int) -> UInt32 { UInt32(truncatingIfNeeded: gpr[r]) }
+    /// Replaces bits 32-63 of a general register, keeping bits 0-31.
+    @inline(__always) func setGPRLow32(_ r: Int, _ v: UInt32) { gpr[r] = (gpr[r] & 0xFFFF_FFFF_0000_0000) | UInt64(v) }
+    /// Replaces bits 0-31 of a general register, keeping bits 32-63.
+    @inline(__always) func setGPRHigh32(_ r: Int, _ v: UInt32) { gpr[r] = (gpr[r] & 0xFFFF_FFFF) | UInt64(v) << 32 }
+    /// Writes a 32-bit result to bits 32-63 or a 64-bit result to the whole register.
+    @inline(__always) func writeGPRResult<T: FixedWidthInteger>(_ r: Int, _ v: T) {
+        if T.bitWidth == 32 { setGPRLow32(r, UInt32(truncatingIfNeeded: v)) } else { gpr[r] = UInt64(truncatingIfNeeded: v) }
+    }
+    /// CC 0 zero, 1 negative, 2 positive; or CC 3 and a fixed-point-overflow interruption when
+    /// enabled (the caller has stored the result already).
+    @inline(__always) func setSignedResultCC<T: FixedWidthInteger & SignedInteger>(_ v: T, overflow: Bool = false) throws(CPUException) {
+        if _slowPath(overflow) {
+            cc = 3
+            if programMask & 8 != 0 { throw .program(.fixedPointOverflow) }
+        } else {
+            cc = v == 0 ? 0 : v < 0 ? 1 : 2
+        }
+    }
+
+    @inline(__always) func operand2Address(_ i: RX) -> UInt64 { effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2) }
+    @inline(__always) func operand2Address(_ i: RXY) -> UInt64 { effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2) }
+    @inline(__always) func operand2Address(_ i: RS) -> UInt64 { effectiveAddress(base: i.b2, displacement: i.d2) }
+    @inline(__always) func operand2Address(_ i: RSY) -> UInt64 { effectiveAddress(base: i.b2, displacement: i.d2) }
+
+    // MARK: Load, load and test, complement, positive, negative
+
+    @inline(__always) private func loadAndTest<T: FixedWidthInteger & SignedInteger>(_ r1: Int, _ v: T) {
+        writeGPRResult(r1, v)
+        cc = v == 0 ? 0 : v < 0 ? 1 : 2
+    }
+    @inline(__always) private func loadComplement<T: FixedWidthInteger & SignedInteger>(_ r1: Int, _ v: T) throws(CPUException) {
+        let result = 0 &- v
+        writeGPRResult(r1, result)
+        try setSignedResultCC(result, overflow: v == T.min)
+    }
+    @inline(__always) private func loadPositive<T: FixedWidthInteger & SignedInteger>(_ r1: Int, _ v: T) throws(CPUException) {
+        let result = v < 0 ? 0 &- v : v
+        writeGPRResult(r1, result)
+        try setSignedResultCC(result, overflow: v == T.min)
+    }
+    @inline(__always) private func loadNegative<T: FixedWidthInteger & SignedInteger>(_ r1: Int, _ v: T) {
+        let result = v > 0 ? 0 &- v : v
+        writeGPRResult(r1, result)
+        cc = result == 0 ? 0 : 1
+    }
+    @inline(__always) private func r32(_ r: Int) -> Int32 { Int32(bitPattern: gprLow32(r)) }
+    @inline(__always) private func r64(_ r: Int) -> Int64 { Int64(bitPattern: gpr[r]) }
+
+    func lr(_ i: RR) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r2)) }
+    func lgr(_ i: RRE) throws(CPUException) { gpr[i.r1] = gpr[i.r2] }
+    func lgfr(_ i: RRE) throws(CPUException) { gpr[i.r1] = signExtended32(gprLow32(i.r2)) }
+    func ltr(_ i: RR) throws(CPUException) { loadAndTest(i.r1, r32(i.r2)) }
+    func ltgr(_ i: RRE) throws(CPUException) { loadAndTest(i.r1, r64(i.r2)) }
+    func ltgfr(_ i: RRE) throws(CPUException) { loadAndTest(i.r1, Int64(r32(i.r2))) }
+    func lcr(_ i: RR) throws(CPUException) { try loadComplement(i.r1, r32(i.r2)) }
+    func lcgr(_ i: RRE) throws(CPUException) { try loadComplement(i.r1, r64(i.r2)) }
+    func lcgfr(_ i: RRE) throws(CPUException) { try loadComplement(i.r1, Int64(r32(i.r2))) }
+    func lnr(_ i: RR) throws(CPUException) { loadNegative(i.r1, r32(i.r2)) }
+    func lngr(_ i: RRE) throws(CPUException) { loadNegative(i.r1, r64(i.r2)) }
+    func lngfr(_ i: RRE) throws(CPUException) { loadNegative(i.r1, Int64(r32(i.r2))) }
+    func lpr(_ i: RR) throws(CPUException) { try loadPositive(i.r1, r32(i.r2)) }
+    func lpgr(_ i: RRE) throws(CPUException) { try loadPositive(i.r1, r64(i.r2)) }
+    func lpgfr(_ i: RRE) throws(CPUException) { try loadPositive(i.r1, Int64(r32(i.r2))) }
+
+    func l(_ i: RX) throws(CPUException) { setGPRLow32(i.r1, try load32(operand2Address(i))) }
+    func ly(_ i: RXY) throws(CPUException) { setGPRLow32(i.r1, try load32(operand2Address(i))) }
+    func lg(_ i: RXY) throws(CPUException) { gpr[i.r1] = try load64(operand2Address(i)) }
+    func lgf(_ i: RXY) throws(CPUException) { gpr[i.r1] = signExtended32(try load32(operand2Address(i))) }
+    func lt(_ i: RXY) throws(CPUException) { loadAndTest(i.r1, Int32(bitPattern: try load32(operand2Address(i)))) }
+    func ltg(_ i: RXY) throws(CPUException) { loadAndTest(i.r1, Int64(bitPattern: try load64(operand2Address(i)))) }
+    func ltgf(_ i: RXY) throws(CPUException) { loadAndTest(i.r1, Int64(Int32(bitPattern: try load32(operand2Address(i))))) }
+
+    // MARK: Halfword, byte, logical and thirty-one-bit loads
+
+    func lh(_ i: RX) throws(CPUException) { setGPRLow32(i.r1, UInt32(truncatingIfNeeded: signExtended16(try load16(operand2Address(i))))) }
+    func lhy(_ i: RXY) throws(CPUException) { setGPRLow32(i.r1, UInt32(truncatingIfNeeded: signExtended16(try load16(operand2Address(i))))) }
+    func lgh(_ i: RXY) throws(CPUException) { gpr[i.r1] = signExtended16(try load16(operand2Address(i))) }
+    func lhr(_ i: RRE) throws(CPUException) { setGPRLow32(i.r1, UInt32(truncatingIfNeeded: signExtended16(UInt16(truncatingIfNeeded: gpr[i.r2])))) }
+    func lghr(_ i: RRE) throws(CPUException) { gpr[i.r1] = signExtended16(UInt16(truncatingIfNeeded: gpr[i.r2])) }
+    func lb(_ i: RXY) throws(CPUException) { setGPRLow32(i.r1, UInt32(truncatingIfNeeded: signExtended8(try load8(operand2Address(i))))) }
+    func lgb(_ i: RXY) throws(CPUException) { gpr[i.r1] = signExtended8(try load8(operand2Address(i))) }
+    func lbr(_ i: RRE) throws(CPUException) { setGPRLow32(i.r1, UInt32(truncatingIfNeeded: signExtended8(UInt8(truncatingIfNeeded: gpr[i.r2])))) }
+    func lgbr(_ i: RRE) throws(CPUException) { gpr[i.r1] = signExtended8(UInt8(truncatingIfNeeded: gpr[i.r2])) }
+    func llc(_ i: RXY) throws(CPUException) { setGPRLow32(i.r1, UInt32(try load8(operand2Address(i)))) }
+    func llgc(_ i: RXY) throws(CPUException) { gpr[i.r1] = UInt64(try load8(operand2Address(i))) }
+    func llcr(_ i: RRE) throws(CPUException) { setGPRLow32(i.r1, UInt32(gpr[i.r2] & 0xFF)) }
+    func llgcr(_ i: RRE) throws(CPUException) { gpr[i.r1] = gpr[i.r2] & 0xFF }
+    func llh(_ i: RXY) throws(CPUException) { setGPRLow32(i.r1, UInt32(try load16(operand2Address(i)))) }
+    func llgh(_ i: RXY) throws(CPUException) { gpr[i.r1] = UInt64(try load16(operand2Address(i))) }
+    func llhr(_ i: RRE) throws(CPUException) { setGPRLow32(i.r1, UInt32(gpr[i.r2] & 0xFFFF)) }
+    func llghr(_ i: RRE) throws(CPUException) { gpr[i.r1] = gpr[i.r2] & 0xFFFF }
+    func llgf(_ i: RXY) throws(CPUException) { gpr[i.r1] = UInt64(try load32(operand2Address(i))) }
+    func llgfr(_ i: RRE) throws(CPUException) { gpr[i.r1] = gpr[i.r2] & 0xFFFF_FFFF }
+    func llgt(_ i: RXY) throws(CPUException) { gpr[i.r1] = UInt64(try load32(operand2Address(i))) & 0x7FFF_FFFF }
+    func llgtr(_ i: RRE) throws(CPUException) { gpr[i.r1] = gpr[i.r2] & 0x7FFF_FFFF }
+
+    // MARK: Addresses and immediates
+
+    /// LA/LAY/LARL: the whole register in 64-bit mode; otherwise bits 32-63 (the address was
+    /// wrapped to 24 or 31 bits, so the bits above it are zero) and bits 0-31 are kept.
+    @inline(__always) private func loadAddress(_ r1: Int, _ address: UInt64) {
+        if addressMask == .max { gpr[r1] = address } else { setGPRLow32(r1, UInt32(truncatingIfNeeded: address)) }
+    }
+    func la(_ i: RX) throws(CPUException) { loadAddress(i.r1, operand2Address(i)) }
+    func lay(_ i: RXY) throws(CPUException) { loadAddress(i.r1, operand2Address(i)) }
+    func larl(_ i: RIL) throws(CPUException) { loadAddress(i.r1, relativeAddress(i.i2)) }
+
+    func lhi(_ i: RI) throws(CPUException) { setGPRLow32(i.r1, UInt32(truncatingIfNeeded: i.i2)) }
+    func lghi(_ i: RI) throws(CPUException) { gpr[i.r1] = UInt64(bitPattern: i.i2) }
+    func lgfi(_ i: RIL) throws(CPUException) { gpr[i.r1] = UInt64(bitPattern: i.i2) }
+    func llihf(_ i: RIL) throws(CPUException) { gpr[i.r1] = i.u2 << 32 }
+    func llilf(_ i: RIL) throws(CPUException) { gpr[i.r1] = i.u2 }
+    func llihh(_ i: RI) throws(CPUException) { gpr[i.r1] = i.u2 << 48 }
+    func llihl(_ i: RI) throws(CPUException) { gpr[i.r1] = i.u2 << 32 }
+    func llilh(_ i: RI) throws(CPUException) { gpr[i.r1] = i.u2 << 16 }
+    func llill(_ i: RI) throws(CPUException) { gpr[i.r1] = i.u2 }
+
+    /// Replaces the `width`-bit field at `shift` (counted from bit 63) with `value`.
+    @inline(__always) private func insertImmediate(_ r1: Int, _ value: UInt64, shift: UInt64, width: UInt64) {
+        let mask: UInt64 = ((1 << width) &- 1) << shift
+        gpr[r1] = (gpr[r1] & ~mask) | (value << shift)
+    }
+    func iihf(_ i: RIL) throws(CPUException) { insertImmediate(i.r1, i.u2, shift: 32, width: 32) }
+    func iilf(_ i: RIL) throws(CPUException) { insertImmediate(i.r1, i.u2, shift: 0, width: 32) }
+    func iihh(_ i: RI) throws(CPUException) { insertImmediate(i.r1, i.u2, shift: 48, width: 16) }
+    func iihl(_ i: RI) throws(CPUException) { insertImmediate(i.r1, i.u2, shift: 32, width: 16) }
+    func iilh(_ i: RI) throws(CPUException) { insertImmediate(i.r1, i.u2, shift: 16, width: 16) }
+    func iill(_ i: RI) throws(CPUException) { insertImmediate(i.r1, i.u2, shift: 0, width: 16) }
+
+    // MARK: Insert / store characters (under mask)
+
+    func ic(_ i: RX) throws(CPUException) { insertImmediate(i.r1, UInt64(try load8(operand2Address(i))), shift: 0, width: 8) }
+    func icy(_ i: RXY) throws(CPUException) { insertImmediate(i.r1, UInt64(try load8(operand2Address(i))), shift: 0, width: 8) }
+
+    /// ICM/ICMY/ICMH: consecutive bytes go to the register bytes the mask selects within the
+    /// word at `shift`. CC 0 all inserted bits zero (or mask zero), 1 leftmost inserted bit one,
+    /// 2 otherwise. With a zero mask, access exceptions are still recognized for one byte.
+    @inline(__always) private func insertCharactersUnderMask(_ r1: Int, mask: UInt8, _ address: UInt64, shift: UInt64) throws(CPUException) {
+        if mask == 0 {
+            _ = try load8(address)
+            cc = 0
+            return
+        }
+        var register = gpr[r1], inserted: UInt64 = 0, count: UInt64 = 0
+        for byte in 0..<UInt64(4) where mask & (8 >> byte) != 0 {
+            let value = UInt64(try load8((address &+ count) & addressMask))
+            let position = shift &+ 24 &- 8 &* byte
+            register = (register & ~(0xFF << position)) | value << position
+            inserted = inserted << 8 | value
+            count &+= 1
+        }
+        gpr[r1] = register
+        cc = inserted == 0 ? 0 : inserted >> (count &* 8 &- 1) != 0 ? 1 : 2
+    }
+    func icm(_ i: RS) throws(CPUException) { try insertCharactersUnderMask(i.r1, mask: UInt8(i.r3), operand2Address(i), shift: 0) }
+    func icmy(_ i: RSY) throws(CPUException) { try insertCharactersUnderMask(i.r1, mask: i.m3, operand2Address(i), shift: 0) }
+    func icmh(_ i: RSY) throws(CPUException) { try insertCharactersUnderMask(i.r1, mask: i.m3, operand2Address(i), shift: 32) }
+
+    /// STCM/STCMY/STCMH: the register bytes the mask selects, stored contiguously (all or nothing).
+    @inline(__always) private func storeCharactersUnderMask(_ r1: Int, mask: UInt8, _ address: UInt64, shift: UInt64) throws(CPUException) {
+        if mask == 0 { return }
+        try checkAccess(address, length: UInt64(mask.nonzeroBitCount), .store)
+        var offset: UInt64 = 0
+        for byte in 0..<UInt64(4) where mask & (8 >> byte) != 0 {
+            try store8((address &+ offset) & addressMask, UInt8(truncatingIfNeeded: gpr[r1] >> (shift &+ 24 &- 8 &* byte)))
+            offset &+= 1
+        }
+    }
+    func stcm(_ i: RS) throws(CPUException) { try storeCharactersUnderMask(i.r1, mask: UInt8(i.r3), operand2Address(i), shift: 0) }
+    func stcmy(_ i: RSY) throws(CPUException) { try storeCharactersUnderMask(i.r1, mask: i.m3, operand2Address(i), shift: 0) }
+    func stcmh(_ i: RSY) throws(CPUException) { try storeCharactersUnderMask(i.r1, mask: i.m3, operand2Address(i), shift: 32) }
+
+    // MARK: Stores
+
+    func st(_ i: RX) throws(CPUException) { try store32(operand2Address(i), gprLow32(i.r1)) }
+    func sty(_ i: RXY) throws(CPUException) { try store32(operand2Address(i), gprLow32(i.r1)) }
+    func stg(_ i: RXY) throws(CPUException) { try store64(operand2Address(i), gpr[i.r1]) }
+    func sth(_ i: RX) throws(CPUException) { try store16(operand2Address(i), UInt16(truncatingIfNeeded: gpr[i.r1])) }
+    func sthy(_ i: RXY) throws(CPUException) { try store16(operand2Address(i), UInt16(truncatingIfNeeded: gpr[i.r1])) }
+    func stc(_ i: RX) throws(CPUException) { try store8(operand2Address(i), UInt8(truncatingIfNeeded: gpr[i.r1])) }
+    func stcy(_ i: RXY) throws(CPUException) { try store8(operand2Address(i), UInt8(truncatingIfNeeded: gpr[i.r1])) }
+
+    func mvi(_ i: SI) throws(CPUException) { try store8(effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
+    func mviy(_ i: SIY) throws(CPUException) { try store8(effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
+    func mvhhi(_ i: SIL) throws(CPUException) { try store16(effectiveAddress(base: i.b1, displacement: i.d1), UInt16(truncatingIfNeeded: i.u2)) }
+    func mvhi(_ i: SIL) throws(CPUException) { try store32(effectiveAddress(base: i.b1, displacement: i.d1), UInt32(truncatingIfNeeded: i.i2)) }
+    func mvghi(_ i: SIL) throws(CPUException) { try store64(effectiveAddress(base: i.b1, displacement: i.d1), UInt64(bitPattern: i.i2)) }
+
+    // MARK: Load / store multiple
+
+    private enum MultiplePart { case word, high, doubleword }
+
+    /// Registers R1 through R3 (wrapping from 15 to 0), from consecutive words or doublewords;
+    /// the whole operand is checked first so a failing access changes no register.
+    @inline(__always) private func loadMultiple(_ r1: Int, _ r3: Int, _ address: UInt64, _ part: MultiplePart) throws(CPUException) {
+        let count = ((r3 &- r1) & 15) &+ 1
+        let size: UInt64 = part == .doubleword ? 8 : 4
+        try checkAccess(address, length: UInt64(count) &* size, .fetch)
+        var r = r1, a = address
+        for _ in 0..<count {
+            switch part {
+            case .word: setGPRLow32(r, try load32(a))
+            case .high: setGPRHigh32(r, try load32(a))
+            case .doubleword: gpr[r] = try load64(a)
+            }
+            r = (r &+ 1) & 15
+            a = (a &+ size) & addressMask
+        }
+    }
+    @inline(__always) private func storeMultiple(_ r1: Int, _ r3: Int, _ address: UInt64, _ part: MultiplePart) throws(CPUException) {
+        let count = ((r3 &- r1) & 15) &+ 1
+        let size: UInt64 = part == .doubleword ? 8 : 4
+        try checkAccess(address, length: UInt64(count) &* size, .store)
+        var r = r1, a = address
+        for _ in 0..<count {
+            switch part {
+            case .word: try store32(a, gprLow32(r))
+            case .high: try store32(a, UInt32(truncatingIfNeeded: gpr[r] >> 32))
+            case .doubleword: try store64(a, gpr[r])
+            }
+            r = (r &+ 1) & 15
+            a = (a &+ size) & addressMask
+        }
+    }
+    func lm(_ i: RS) throws(CPUException) { try loadMultiple(i.r1, i.r3, operand2Address(i), .word) }
+    func lmy(_ i: RSY) throws(CPUException) { try loadMultiple(i.r1, i.r3, operand2Address(i), .word) }
+    func lmg(_ i: RSY) throws(CPUException) { try loadMultiple(i.r1, i.r3, operand2Address(i), .doubleword) }
+    func lmh(_ i: RSY) throws(CPUException) { try loadMultiple(i.r1, i.r3, operand2Address(i), .high) }
+    func stm(_ i: RS) throws(CPUException) { try storeMultiple(i.r1, i.r3, operand2Address(i), .word) }
+    func stmy(_ i: RSY) throws(CPUException) { try storeMultiple(i.r1, i.r3, operand2Address(i), .word) }
+    func stmg(_ i: RSY) throws(CPUException) { try storeMultiple(i.r1, i.r3, operand2Address(i), .doubleword) }
+    func stmh(_ i: RSY) throws(CPUException) { try storeMultiple(i.r1, i.r3, operand2Address(i), .high) }
+
+    // MARK: Relative long
+
+    /// The relative-long operand address; word and doubleword operands must be naturally
+    /// aligned (specification exception), halfwords always are.
+    @inline(__always) private func alignedRelativeAddress(_ i: RIL, size: UInt64) throws(CPUException) -> UInt64 {
+        let address = relativeAddress(i.i2)
+        if _slowPath(address & (size &- 1) != 0) { throw .program(.specification) }
+        return address
+    }
+    func lrl(_ i: RIL) throws(CPUException) { setGPRLow32(i.r1, try load32(alignedRelativeAddress(i, size: 4))) }
+    func lgrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = try load64(alignedRelativeAddress(i, size: 8)) }
+    func lgfrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = signExtended32(try load32(alignedRelativeAddress(i, size: 4))) }
+    func llgfrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = UInt64(try load32(alignedRelativeAddress(i, size: 4))) }
+    func lhrl(_ i: RIL) throws(CPUException) { setGPRLow32(i.r1, UInt32(truncatingIfNeeded: signExtended16(try load16(relativeAddress(i.i2))))) }
+    func lghrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = signExtended16(try load16(relativeAddress(i.i2))) }
+    func llhrl(_ i: RIL) throws(CPUException) { setGPRLow32(i.r1, UInt32(try load16(relativeAddress(i.i2)))) }
+    func llghrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = UInt64(try load16(relativeAddress(i.i2))) }
+    func strl(_ i: RIL) throws(CPUException) { try store32(alignedRelativeAddress(i, size: 4), gprLow32(i.r1)) }
+    func stgrl(_ i: RIL) throws(CPUException) { try store64(alignedRelativeAddress(i, size: 8), gpr[i.r1]) }
+    func sthrl(_ i: RIL) throws(CPUException) { try store16(relativeAddress(i.i2), UInt16(truncatingIfNeeded: gpr[i.r1])) }
+
+    // MARK: Load / store on condition (no storage access when the condition is not met)
+
+    func locr(_ i: RRF) throws(CPUException) { if conditionSelected(i.m3) { setGPRLow32(i.r1, gprLow32(i.r2)) } }
+    func locgr(_ i: RRF) throws(CPUException) { if conditionSelected(i.m3) { gpr[i.r1] = gpr[i.r2] } }
+    func loc(_ i: RSY) throws(CPUException) { if conditionSelected(i.m3) { setGPRLow32(i.r1, try load32(operand2Address(i))) } }
+    func locg(_ i: RSY) throws(CPUException) { if conditionSelected(i.m3) { gpr[i.r1] = try load64(operand2Address(i)) } }
+    func stoc(_ i: RSY) throws(CPUException) { if conditionSelected(i.m3) { try store32(operand2Address(i), gprLow32(i.r1)) } }
+    func stocg(_ i: RSY) throws(CPUException) { if conditionSelected(i.m3) { try store64(operand2Address(i), gpr[i.r1]) } }
+
+    // MARK: Quadword pairs: even R1, 16-byte-aligned operand (one page, so all or nothing)
+
+    @inline(__always) private func quadwordAddress(_ i: RXY) throws(CPUException) -> UInt64 {
+        let address = operand2Address(i)
+        if _slowPath(i.r1 & 1 != 0 || address & 15 != 0) { throw .program(.specification) }
+        return address
+    }
+    func lpq(_ i: RXY) throws(CPUException) {
+        let address = try quadwordAddress(i)
+        let high = try load64(address), low = try load64(address &+ 8)
+        gpr[i.r1] = high
+        gpr[i.r1 &+ 1] = low
+    }
+    func stpq(_ i: RXY) throws(CPUException) {
+        let address = try quadwordAddress(i)
+        try checkAccess(address, length: 16, .store)
+        try store64(address, gpr[i.r1])
+        try store64(address &+ 8, gpr[i.r1 &+ 1])
+    }
+
+    // MARK: Byte-reversed
+
+    func lrvr(_ i: RRE) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r2).byteSwapped) }
+    func lrvgr(_ i: RRE) throws(CPUException) { gpr[i.r1] = gpr[i.r2].byteSwapped }
+    func lrv(_ i: RXY) throws(CPUException) { setGPRLow32(i.r1, try load32(operand2Address(i)).byteSwapped) }
+    func lrvg(_ i: RXY) throws(CPUException) { gpr[i.r1] = try load64(operand2Address(i)).byteSwapped }
+    func lrvh(_ i: RXY) throws(CPUException) { insertImmediate(i.r1, UInt64(try load16(operand2Address(i)).byteSwapped), shift: 0, width: 16) }
+    func strv(_ i: RXY) throws(CPUException) { try store32(operand2Address(i), gprLow32(i.r1).byteSwapped) }
+    func strvg(_ i: RXY) throws(CPUException) { try store64(operand2Address(i), gpr[i.r1].byteSwapped) }
+    func strvh(_ i: RXY) throws(CPUException) { try store16(operand2Address(i), UInt16(truncatingIfNeeded: gpr[i.r1]).byteSwapped) }
+
+    // MARK: Access registers
+
+    func ear(_ i: RRE) throws(CPUException) { setGPRLow32(i.r1, ar[i.r2]) }
+    func sar(_ i: RRE) throws(CPUException) { ar[i.r1] = gprLow32(i.r2) }
+
+    /// LAM/STAM: access registers R1 through R3 (wrapping), word-aligned operand (all or nothing).
+    @inline(__always) private func transferAccessRegisters(_ r1: Int, _ r3: Int, _ address: UInt64, store: Bool) throws(CPUException) {
+        if _slowPath(address & 3 != 0) { throw .program(.specification) }
+        let count = ((r3 &- r1) & 15) &+ 1
+        try checkAccess(address, length: UInt64(count) &* 4, store ? .store : .fetch)
+        var r = r1, a = address
+        for _ in 0..<count {
+            if store { try store32(a, ar[r]) } else { ar[r] = try load32(a) }
+            r = (r &+ 1) & 15
+            a = (a &+ 4) & addressMask
+        }
+    }
+    func lam(_ i: RS) throws(CPUException) { try transferAccessRegisters(i.r1, i.r3, operand2Address(i), store: false) }
+    func lamy(_ i: RSY) throws(CPUException) { try transferAccessRegisters(i.r1, i.r3, operand2Address(i), store: false) }
+    func stam(_ i: RS) throws(CPUException) { try transferAccessRegisters(i.r1, i.r3, operand2Address(i), store: true) }
+    func stamy(_ i: RSY) throws(CPUException) { try transferAccessRegisters(i.r1, i.r3, operand2Address(i), store: true) }
+}

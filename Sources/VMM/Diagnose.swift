@@ -1,0 +1,81 @@
+// DIAGNOSE 0x308 (IPL functions) as QEMU's target/s390x/diag.c handles it for non-protected
+// guests (spec s390x-cpu.md section 7.9). DIAG 0x44/0x9C never get here: the kernel handles them.
+import KernelModel
+import S390CPU
+
+enum DiagnoseCode {
+    static let ipl: UInt64 = 0x308
+}
+
+enum IPLSubcode {
+    static let modifiedClear: UInt64 = 0
+    static let loadNormal: UInt64 = 1
+    static let loadClear: UInt64 = 3
+    static let setIPLParameters: UInt64 = 5
+    static let storeIPLParameters: UInt64 = 6
+}
+
+/// DIAG 308 response codes placed in R1+1.
+enum IPLResponse {
+    static let ok: UInt64 = 0x0001
+    static let noConfiguration: UInt64 = 0x0102
+    static let invalid: UInt64 = 0x0402
+}
+
+/// What the machine must do after a DIAG the VMM handled.
+enum DiagnoseAction: Equatable {
+    case resume
+    case program(ProgramInterruptionCode)
+    /// Subcodes 0 and 1: reset, then continue from the short PSW at absolute 0.
+    case resetAndLoadPSW(clearAll: Bool)
+    /// Subcode 3: clear everything and IPL the image again.
+    case reIPL
+}
+
+/// The IPL parameter block store of one machine (DIAG 308 subcodes 5 and 6).
+final class IPLParameters: @unchecked Sendable {
+    /// Smallest and largest IPL parameter block QEMU accepts (S390_IPLB_MIN_CCW_LEN, 4 KiB).
+    static let minimumLength = 200
+    static let maximumLength = 4096
+    private(set) var block: [UInt8]?
+
+    /// Handles DIAG 308 for `vcpu` with R1/R3 from the intercepted instruction.
+    func diagnose(vcpu: VirtualCPU, vm: VirtualMachine, r1: Int, r3: Int) -> DiagnoseAction {
+        var registers = vcpu.gprs
+        let subcode = registers[r3]
+        guard subcode & ~0xFFFF == 0 else { return .program(.specification) }
+        switch subcode {
+        case IPLSubcode.modifiedClear: return .resetAndLoadPSW(clearAll: true)
+        case IPLSubcode.loadNormal: return .resetAndLoadPSW(clearAll: false)
+        case IPLSubcode.loadClear: return .reIPL
+        case IPLSubcode.setIPLParameters, IPLSubcode.storeIPLParameters:
+            let address = registers[r1]
+            guard r1 & 1 == 0, address & 0xFFF == 0 else { return .program(.specification) }
+            guard address < vm.memorySize, UInt64(IPLParameters.maximumLength) <= vm.memorySize - address else {
+                return .program(.addressing)
+            }
+            if subcode == IPLSubcode.setIPLParameters {
+                registers[r1 + 1] = store(from: vm, address: address)
+            } else if let block {
+                _ = try? vm.writeAbsolute(address, block)
+                registers[r1 + 1] = IPLResponse.ok
+            } else {
+                registers[r1 + 1] = IPLResponse.noConfiguration
+            }
+            vcpu.gprs = registers
+            return .resume
+        default:
+            return .program(.specification)
+        }
+    }
+
+    /// Validates and keeps the block at `address` (length in its first word, as QEMU's iplb_valid_len).
+    private func store(from vm: VirtualMachine, address: UInt64) -> UInt64 {
+        guard let header = try? vm.readAbsolute(address, count: 4) else { return IPLResponse.invalid }
+        let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+        guard (IPLParameters.minimumLength...IPLParameters.maximumLength).contains(length),
+              let bytes = try? vm.readAbsolute(address, count: length) else { return IPLResponse.invalid }
+        block = bytes
+        return IPLResponse.ok
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import VMM
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a guest image (s390x ELF or flat image) and show its console.",
+        discussion: """
+        The guest console goes to stdout, emulator messages to stderr. Exit status: 0 normal end \
+        (EXIT: STATUS=1, or every CPU stopped), 1 the guest reported failure, 2 unusable input, \
+        3 the guest crashed (disabled wait, check-stop), 4 timeout, 77 the guest skipped.
+        """)
+
+    @Argument(help: "The guest image.") var image: String
+    @Option(help: "Guest memory: a size with K, M, G or T suffix (a bare number is MiB).") var memory = MemorySize(argument: "128M")!
+    @Option(help: "Number of CPUs (1-248).") var cpus = 1
+    @Option(help: "Command line for the guest, placed at 0x10480 as QEMU does.") var append: String?
+    @Option(help: "Wall-clock limit in seconds.") var timeout: Double = 90
+    @Flag(help: "Print every executed instruction with its disassembly and the PSW (stderr).") var trace = false
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() throws {
+        var configuration = MachineConfiguration(imagePath: image)
+        configuration.memorySize = memory.bytes
+        configuration.cpus = cpus
+        configuration.commandLine = append
+        configuration.timeout = .milliseconds(Int64(timeout * 1000))
+        configuration.trace = trace
+        let machine: Machine
+        do { machine = try Machine(configuration) } catch { fail(error.description) }
+        let outcome = machine.run()
+        switch outcome {
+        case .stopped(let status):
+            switch status {
+            case nil, 1: throw ExitCode(ExitStatus.success)
+            case 77: throw ExitCode(ExitStatus.guestSkipped)
+            case let status?:
+                fail("guest reported failure (EXIT: STATUS=\(status))", status: ExitStatus.guestFailure)
+            }
+        case .disabledWait(let cpu, let psw):
+            fail("guest crashed: CPU \(cpu) entered a disabled wait, PSW \(psw.hexDescription)", status: ExitStatus.crash)
+        case .checkStop(let cpu, let reason):
+            fail("guest crashed: CPU \(cpu) check-stopped: \(reason)", status: ExitStatus.crash)
+        case .timeout:
+            fail("timeout after \(timeout) s (\(machine.cpuSummary))", status: ExitStatus.timeout)
+        }
+    }
+}

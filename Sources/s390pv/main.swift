@@ -1,1 +1,0 @@
-// CLI entry point (written next).
