@@ -68,6 +68,8 @@ public enum InstructionID: UInt16, Sendable, CaseIterable {
 
 """
 for (index, row) in rows.enumerated() { out += "    case \(row.mnemonic) = \(index + 1)\n" }
+out += "    /// Decoder marker, never executed: the second opcode part is in byte 5.\n"
+out += "    case secondOpcodeInByte5 = \(rows.count + 1)\n"
 out += "}\n\nextension InstructionSet {\n    /// One row per table line, in table order (index = InstructionID.rawValue - 1).\n"
 out += "    public static let definitions: [InstructionDefinition] = [\n"
 for row in rows {

@@ -98,6 +98,8 @@ public final class CPU: @unchecked Sendable {
     /// Raised by anything that may change interruption enablement, to end the current block.
     var endBlock = false
 
+    /// This CPU's software TLB for DAT.
+    let translationBuffer = TranslationBuffer()
     /// Cached host pointer for the page instructions are fetched from.
     var fetchPage: UInt64 = .max
     var fetchHost: UnsafeMutableRawPointer

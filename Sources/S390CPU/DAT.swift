@@ -199,12 +199,11 @@ extension CPU {
         return result.real
     }
 
-    /// Drops every cached translation of this CPU (the fetch-page cache, and the TLB once the
-    /// CPU owns one). Called by PTLB, IPTE, IDTE, loads of CR0/CR1/CR7/CR13, SSKE, and by the
+    /// Drops every cached translation of this CPU (the fetch-page cache and the TLB). Called by PTLB, IPTE, IDTE, loads of CR0/CR1/CR7/CR13, SSKE, and by the
     /// memory layer when guest storage mappings change.
     public func invalidateTranslations() {
         fetchPage = .max
-        // With a `translationBuffer` stored property: translationBuffer.flush()
+        translationBuffer.flush()
     }
 }
 

@@ -67,7 +67,7 @@ public enum InstructionSet {
     }
 
     public static func definition(_ id: InstructionID) -> InstructionDefinition? {
-        id == .invalid ? nil : definitions[Int(id.rawValue) - 1]
+        id == .invalid || id == .secondOpcodeInByte5 ? nil : definitions[Int(id.rawValue) - 1]
     }
 
     /// Looks up the definition for the instruction whose bytes start `bytes` (no facility gating).
@@ -79,11 +79,12 @@ public enum InstructionSet {
 }
 
 /// The run loop's decoder: `primary` maps the first halfword to an instruction; opcodes whose
-/// second part is in byte 5 map to `escape` and continue in `secondary[byte0 << 8 | byte5]`.
+/// second part is in byte 5 map to `.secondOpcodeInByte5` and continue in
+/// `secondary[byte0 << 8 | byte5]`. The tables hold the enum itself so that decoding is two
+/// loads, with no raw-value conversion.
 public final class DecodeTables: @unchecked Sendable {
-    static let escape: UInt16 = 0xFFFF
-    let primary: UnsafeMutablePointer<UInt16>
-    let secondary: UnsafeMutablePointer<UInt16>
+    let primary: UnsafeMutablePointer<InstructionID>
+    let secondary: UnsafeMutablePointer<InstructionID>
 
     /// Every defined instruction, whatever the facilities (for disassembly and cross-checks).
     public static let all = DecodeTables(enabled: { _ in true })
@@ -91,11 +92,11 @@ public final class DecodeTables: @unchecked Sendable {
     /// Tables holding only the implemented instructions whose facility passes `enabled`.
     public init(enabled: (InstructionDefinition) -> Bool) {
         primary = .allocate(capacity: 0x10000)
-        primary.initialize(repeating: 0, count: 0x10000)
+        primary.initialize(repeating: .invalid, count: 0x10000)
         secondary = .allocate(capacity: 0x10000)
-        secondary.initialize(repeating: 0, count: 0x10000)
+        secondary.initialize(repeating: .invalid, count: 0x10000)
         for definition in InstructionSet.definitions where enabled(definition) {
-            let first = Int(definition.firstByte), id = definition.id.rawValue
+            let first = Int(definition.firstByte), id = definition.id
             switch definition.secondOpcodeField {
             case .none:
                 for byte1 in 0..<256 { primary[first << 8 | byte1] = id }
@@ -104,7 +105,7 @@ public final class DecodeTables: @unchecked Sendable {
             case .lowNibbleOfByte1:
                 for r1 in 0..<16 { primary[first << 8 | r1 << 4 | Int(definition.secondOpcode)] = id }
             case .byte5:
-                for byte1 in 0..<256 { primary[first << 8 | byte1] = DecodeTables.escape }
+                for byte1 in 0..<256 { primary[first << 8 | byte1] = .secondOpcodeInByte5 }
                 secondary[first << 8 | Int(definition.secondOpcode)] = id
             }
         }
@@ -119,8 +120,7 @@ public final class DecodeTables: @unchecked Sendable {
     @inline(__always)
     public func lookup(_ raw: UInt64) -> InstructionID {
         let id = primary[Int(truncatingIfNeeded: raw >> 48)]
-        if _fastPath(id != DecodeTables.escape) { return InstructionID(rawValue: id).unsafelyUnwrapped }
-        let index = Int(truncatingIfNeeded: (raw >> 56) << 8 | (raw >> 16) & 0xFF)
-        return InstructionID(rawValue: secondary[index]).unsafelyUnwrapped
+        if _fastPath(id != .secondOpcodeInByte5) { return id }
+        return secondary[Int(truncatingIfNeeded: (raw >> 56) << 8 | (raw >> 16) & 0xFF)]
     }
 }

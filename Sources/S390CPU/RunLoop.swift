@@ -30,11 +30,15 @@ extension CPU {
                 if interruptions.takeKick() { return .kicked }
                 if interruptions.stopPending { return .stopRequested }
                 do {
-                    if try deliverPendingInterruption(), !psw.isValid {
-                        return .checkStop("interruption loaded an invalid new PSW \(psw.hexDescription)")
-                    }
+                    _ = try deliverPendingInterruption()
                 } catch {
                     return .checkStop("lowcore at prefix 0x\(String(prefix, radix: 16)) is outside storage")
+                }
+                // An invalid PSW (loaded by LPSW(E), SSM, STOSM or an interruption) is an early
+                // specification exception: ILC 0, the invalid PSW is the program-old PSW.
+                if _slowPath(!psw.isValid) {
+                    if let exit = recognize(.specification, ilc: 0, instructionAddress: pswAddress) { return exit }
+                    continue
                 }
             }
             if _slowPath(pswMask & PSW.wait != 0) { return .wait }

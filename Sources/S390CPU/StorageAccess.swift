@@ -44,10 +44,9 @@ extension CPU {
         return storage.base + Int(absolute)
     }
 
-    /// DAT: the dynamic-address-translation walk is not implemented yet; with DAT on, every
-    /// access is refused as an ASCE-type exception rather than silently treated as real.
+    /// DAT (DAT.swift): logical to real, through this CPU's TLB.
     func translate(_ address: UInt64, _ kind: AccessKind) throws(CPUException) -> UInt64 {
-        try translateDAT(address, kind)
+        try translateDAT(address, kind, buffer: translationBuffer)
     }
 
     // MARK: Loads and stores of big-endian integers

@@ -11,7 +11,7 @@ import Testing
     }
     func bits(_ d: Double) -> UInt64 { d.bitPattern }
     func dataException(_ m: TestMachine, dxc: UInt32) -> Bool {
-        m.interrupted && m.programInterruptionCode == 0x07 && m.load32(0x90) == dxc << 8
+        m.interrupted && m.programInterruptionCode == 0x07 && m.load32(0x90) == dxc   // DXC in byte 0x93
     }
 
     // MARK: Loads, stores, moves

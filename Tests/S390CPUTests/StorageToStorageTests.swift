@@ -138,7 +138,7 @@ import Testing
         let m = TestMachine()
         m.load([0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x77], at: 0x31000)   // table[7] = 0x77
         m.load([1, 2, 7, 3], at: 0x30000)
-        m.cpu.gpr[1] = 0xAAAA_AAAA_0000_0000 | 0x30000; m.cpu.gpr[2] = 0x31000
+        m.cpu.gpr[1] = 0x30000; m.cpu.gpr[2] = 0x31000
         m.run([0xDD, 0x03, 0x10, 0x00, 0x20, 0x00])
         #expect(m.cc == 1)
         #expect(m.cpu.gpr[1] == 0x30002)          // 64-bit mode: the whole register

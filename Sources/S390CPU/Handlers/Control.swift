@@ -3,11 +3,6 @@
 // The storage-key instructions (ISKE, SSKE, RRBE, IVSK) wait for a `storageKeys` property
 // (see StorageKeys in DAT.swift); their logic lives there.
 
-/// Set to true once the run loop recognizes an installed invalid PSW before the next
-/// instruction (early exception recognition: ILC 0, program-old PSW = the invalid PSW as it is).
-/// Until then LPSW/LPSWE/SSM/STNSM/STOSM raise the specification exception themselves, with the
-/// invalid PSW's address advanced by the ILC (4), the other form spec 5.4 accepts.
-let runLoopRecognizesInvalidPSW = false
 
 extension CPU {
     // MARK: PSW
@@ -15,15 +10,13 @@ extension CPU {
     /// Installs a PSW loaded by LPSW, LPSWE, SSM or STOSM. An invalid PSW is installed as it
     /// is (address not wrapped) and reported as a specification exception whose program-old
     /// PSW is the invalid PSW (spec 5.4, 7.1). A valid wait PSW leaves the run loop.
-    private func installPSW(_ new: PSW, advance: UInt64 = 0) throws(CPUException) {
+    private func installPSW(_ new: PSW) throws(CPUException) {
         loadPSW(new)
         if _slowPath(!new.isValid) {
-            if runLoopRecognizesInvalidPSW {
-                pswAddress = new.address
-                return
-            }
-            pswAddress = new.address &+ advance
-            throw .program(.specification)
+            // The run loop recognizes it before the next instruction (early exception: ILC 0,
+            // program-old PSW = the invalid PSW as it is).
+            pswAddress = new.address
+            return
         }
         if new.isWait { throw .intercept(.wait) }
     }
@@ -38,7 +31,7 @@ extension CPU {
         let short = try load64(operand)
         breakingEventAddress = currentInstructionAddress
         // Bits 0-32 are the mask (bit 12 must be one, and is zero in the z/Architecture form).
-        try installPSW(PSW(mask: (short & 0xFFFF_FFFF_8000_0000) ^ PSW.fixed12, address: short & 0x7FFF_FFFF), advance: 4)
+        try installPSW(PSW(mask: (short & 0xFFFF_FFFF_8000_0000) ^ PSW.fixed12, address: short & 0x7FFF_FFFF))
     }
 
     func lpswe(_ i: S) throws(CPUException) {
@@ -47,7 +40,7 @@ extension CPU {
         let mask = try load64(operand)
         let address = try load64((operand &+ 8) & addressMask)
         breakingEventAddress = currentInstructionAddress
-        try installPSW(PSW(mask: mask, address: address), advance: 4)
+        try installPSW(PSW(mask: mask, address: address))
     }
 
     /// Replaces the system mask (PSW bits 0-7).

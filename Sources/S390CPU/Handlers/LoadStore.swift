@@ -289,7 +289,6 @@ extension CPU {
     }
     func stpq(_ i: RXY) throws(CPUException) {
         let address = try quadwordAddress(i)
-        try checkAccess(address, length: 16, .store)
         try store64(address, gpr[i.r1])
         try store64(address &+ 8, gpr[i.r1 &+ 1])
     }
