@@ -399,8 +399,7 @@ struct DiffGenerator {
                 storage(16, long: long)
             }
         case .SI, .SIY:
-            // TS is really an S-format instruction (opcode 9300): byte 1 must be zero.
-            put(8, 8, m == "TS" ? 0 : immediate(8)); storage(16, long: d.format == .SIY)
+            put(8, 8, immediate(8)); storage(16, long: d.format == .SIY)
         case .SIL:
             storage(16, long: false); put(32, 16, immediate(16))
         case .SSa:

@@ -488,8 +488,8 @@ extension CPU {
     }
 
     /// TEST AND SET: CC = leftmost bit of the byte; the byte becomes all ones (interlocked).
-    func ts(_ i: SI) throws(CPUException) {
-        let byte = try hostPointer(effectiveAddress(base: i.b1, displacement: i.d1), .store).assumingMemoryBound(to: Atomic<UInt8>.self)
+    func ts(_ i: S) throws(CPUException) {
+        let byte = try hostPointer(effectiveAddress(base: i.b2, displacement: i.d2), .store).assumingMemoryBound(to: Atomic<UInt8>.self)
         cc = byte.pointee.exchange(0xFF, ordering: .sequentiallyConsistent) >> 7
     }
 
