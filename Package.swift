@@ -5,7 +5,12 @@ import PackageDescription
 
 /// The interpreter's hot loop must not pay for dynamic exclusivity checks (see
 /// ../shared/spec/interpreter-dispatch.md, lesson 1); all shared CPU state is guarded by design.
-let hotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+/// Release builds also drop the remaining overflow and precondition checks there: guest
+/// arithmetic uses wrapping operators explicitly, and every guest-controlled index is validated.
+let hotPathSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
 
 let package = Package(
     name: "s390pv",
