@@ -33,8 +33,6 @@ public final class PendingInterruptions: Sendable {
     private let state = Mutex(State())
     /// Cheap hint for the run loop: something may need its attention.
     private let attention = Atomic<Bool>(true)
-    /// Wakes the owning thread when it waits (enabled wait, stopped).
-    private let wakeup = Mutex(Int(0))
 
     public init() {}
 

@@ -6,38 +6,19 @@ import Synchronization
 extension CPU {
     // MARK: Operand helpers
 
-    /// Bits 32-63 of a general register.
-    @inline(__always) private func arithU32(_ r: Int) -> UInt32 { UInt32(truncatingIfNeeded: gpr[r]) }
-    @inline(__always) private func arithS32(_ r: Int) -> Int32 { Int32(truncatingIfNeeded: gpr[r]) }
-    @inline(__always) private func arithS64(_ r: Int) -> Int64 { Int64(bitPattern: gpr[r]) }
-    /// Replaces bits 32-63 of a general register, keeping bits 0-31.
-    @inline(__always) private func arithSetU32(_ r: Int, _ v: UInt32) { gpr[r] = (gpr[r] & 0xFFFF_FFFF_0000_0000) | UInt64(v) }
-
-    @inline(__always) private func arithAddress(_ i: RX) -> UInt64 { effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2) }
-    @inline(__always) private func arithAddress(_ i: RXY) -> UInt64 { effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2) }
-    @inline(__always) private func arithS32(at a: UInt64) throws(CPUException) -> Int32 { Int32(bitPattern: try load32(a)) }
-    @inline(__always) private func arithS16(at a: UInt64) throws(CPUException) -> Int32 { Int32(Int16(bitPattern: try load16(a))) }
-    @inline(__always) private func arithS64(at a: UInt64) throws(CPUException) -> Int64 { Int64(bitPattern: try load64(a)) }
+    @inline(__always) private func loadSigned32(at a: UInt64) throws(CPUException) -> Int32 { Int32(bitPattern: try load32(a)) }
+    @inline(__always) private func loadSigned16(at a: UInt64) throws(CPUException) -> Int32 { Int32(Int16(bitPattern: try load16(a))) }
+    @inline(__always) private func loadSigned64(at a: UInt64) throws(CPUException) -> Int64 { Int64(bitPattern: try load64(a)) }
 
     // MARK: Condition codes
 
-    /// Signed add/subtract: CC 0 zero, 1 negative, 2 positive, 3 overflow; an overflow raises
-    /// fixed-point overflow when the program mask enables it (the result is already stored).
-    @inline(__always) private func setSignedArithmeticCC<T: FixedWidthInteger & SignedInteger>(_ value: T, overflow: Bool) throws(CPUException) {
-        if _slowPath(overflow) {
-            cc = 3
-            if programMask & 8 != 0 { throw .program(.fixedPointOverflow) }
-        } else {
-            cc = value == 0 ? 0 : (value < 0 ? 1 : 2)
-        }
-    }
     @inline(__always) private func arithSigned32(_ r1: Int, _ s: (partialValue: Int32, overflow: Bool)) throws(CPUException) {
-        arithSetU32(r1, UInt32(bitPattern: s.partialValue))
-        try setSignedArithmeticCC(s.partialValue, overflow: s.overflow)
+        setGPRLow32(r1, UInt32(bitPattern: s.partialValue))
+        try setSignedResultCC(s.partialValue, overflow: s.overflow)
     }
     @inline(__always) private func arithSigned64(_ r1: Int, _ s: (partialValue: Int64, overflow: Bool)) throws(CPUException) {
         gpr[r1] = UInt64(bitPattern: s.partialValue)
-        try setSignedArithmeticCC(s.partialValue, overflow: s.overflow)
+        try setSignedResultCC(s.partialValue, overflow: s.overflow)
     }
 
     /// a + b + carry with the logical CC: (carry out ? 2 : 0) | (nonzero ? 1 : 0). Subtraction is
@@ -53,7 +34,7 @@ extension CPU {
         let (s2, c2) = s1.addingReportingOverflow(UInt64(carry))
         return (s2, (c1 || c2 ? 2 : 0) | (s2 != 0 ? 1 : 0))
     }
-    @inline(__always) private func arithLogical32(_ r1: Int, _ s: (value: UInt32, cc: UInt8)) { arithSetU32(r1, s.value); cc = s.cc }
+    @inline(__always) private func arithLogical32(_ r1: Int, _ s: (value: UInt32, cc: UInt8)) { setGPRLow32(r1, s.value); cc = s.cc }
     @inline(__always) private func arithLogical64(_ r1: Int, _ s: (value: UInt64, cc: UInt8)) { gpr[r1] = s.value; cc = s.cc }
     /// The carry (ALC) or no-borrow (SLB) indication: the leftmost bit of the two-bit CC.
     @inline(__always) private var arithCarryIn: UInt8 { cc >> 1 }
@@ -108,86 +89,85 @@ extension CPU {
             cc = r.new == 0 ? 0 : (r.new >> top != 0 ? 1 : 2)
         }
     }
-    @inline(__always) private func arithAddress(_ i: SIY) -> UInt64 { effectiveAddress(base: i.b1, displacement: i.d1) }
     /// The signed 8-bit I2 of SIY, sign-extended (as an unsigned bit pattern).
     @inline(__always) private func arithSIYImmediate32(_ i: SIY) -> UInt32 { UInt32(bitPattern: Int32(Int8(bitPattern: i.i2))) }
     @inline(__always) private func arithSIYImmediate64(_ i: SIY) -> UInt64 { UInt64(bitPattern: Int64(Int8(bitPattern: i.i2))) }
 
     // MARK: ADD
 
-    func ar(_ i: RR) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).addingReportingOverflow(arithS32(i.r2))) }
-    func agr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).addingReportingOverflow(arithS64(i.r2))) }
-    func agfr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).addingReportingOverflow(Int64(arithS32(i.r2)))) }
-    func a(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).addingReportingOverflow(arithS32(at: arithAddress(i)))) }
-    func ay(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).addingReportingOverflow(arithS32(at: arithAddress(i)))) }
-    func ag(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).addingReportingOverflow(arithS64(at: arithAddress(i)))) }
-    func agf(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).addingReportingOverflow(Int64(arithS32(at: arithAddress(i))))) }
-    func ah(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).addingReportingOverflow(arithS16(at: arithAddress(i)))) }
-    func ahy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).addingReportingOverflow(arithS16(at: arithAddress(i)))) }
-    func ahi(_ i: RI) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
-    func aghi(_ i: RI) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).addingReportingOverflow(i.i2)) }
-    func afi(_ i: RIL) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
-    func agfi(_ i: RIL) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).addingReportingOverflow(i.i2)) }
-    func ark(_ i: RRF) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r2).addingReportingOverflow(arithS32(i.r3))) }
-    func agrk(_ i: RRF) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r2).addingReportingOverflow(arithS64(i.r3))) }
-    func ahik(_ i: RIEd) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r3).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
-    func aghik(_ i: RIEd) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r3).addingReportingOverflow(i.i2)) }
-    func asi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd32(at: arithAddress(i), arithSIYImmediate32(i)), arithSIYImmediate32(i), logical: false) }
-    func agsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd64(at: arithAddress(i), arithSIYImmediate64(i)), arithSIYImmediate64(i), logical: false) }
+    func ar(_ i: RR) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(signedLow32(i.r2))) }
+    func agr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(signed64(i.r2))) }
+    func agfr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(Int64(signedLow32(i.r2)))) }
+    func a(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
+    func ay(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
+    func ag(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(loadSigned64(at: operand2Address(i)))) }
+    func agf(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(Int64(loadSigned32(at: operand2Address(i))))) }
+    func ah(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
+    func ahy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
+    func ahi(_ i: RI) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
+    func aghi(_ i: RI) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(i.i2)) }
+    func afi(_ i: RIL) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
+    func agfi(_ i: RIL) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(i.i2)) }
+    func ark(_ i: RRF) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r2).addingReportingOverflow(signedLow32(i.r3))) }
+    func agrk(_ i: RRF) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r2).addingReportingOverflow(signed64(i.r3))) }
+    func ahik(_ i: RIEd) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r3).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
+    func aghik(_ i: RIEd) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r3).addingReportingOverflow(i.i2)) }
+    func asi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd32(at: operand1Address(i), arithSIYImmediate32(i)), arithSIYImmediate32(i), logical: false) }
+    func agsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd64(at: operand1Address(i), arithSIYImmediate64(i)), arithSIYImmediate64(i), logical: false) }
 
     // MARK: ADD LOGICAL (with signed immediate, with carry)
 
-    func alr(_ i: RR) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), arithU32(i.r2), carry: 0)) }
+    func alr(_ i: RR) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), gprLow32(i.r2), carry: 0)) }
     func algr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], gpr[i.r2], carry: 0)) }
-    func algfr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], UInt64(arithU32(i.r2)), carry: 0)) }
-    func al(_ i: RX) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), try load32(arithAddress(i)), carry: 0)) }
-    func aly(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), try load32(arithAddress(i)), carry: 0)) }
-    func alg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], try load64(arithAddress(i)), carry: 0)) }
-    func algf(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], UInt64(try load32(arithAddress(i))), carry: 0)) }
-    func alfi(_ i: RIL) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), UInt32(i.u2), carry: 0)) }
+    func algfr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], UInt64(gprLow32(i.r2)), carry: 0)) }
+    func al(_ i: RX) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), try load32(operand2Address(i)), carry: 0)) }
+    func aly(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), try load32(operand2Address(i)), carry: 0)) }
+    func alg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], try load64(operand2Address(i)), carry: 0)) }
+    func algf(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], UInt64(try load32(operand2Address(i))), carry: 0)) }
+    func alfi(_ i: RIL) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), UInt32(i.u2), carry: 0)) }
     func algfi(_ i: RIL) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], i.u2, carry: 0)) }
-    func alrk(_ i: RRF) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r2), arithU32(i.r3), carry: 0)) }
+    func alrk(_ i: RRF) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r2), gprLow32(i.r3), carry: 0)) }
     func algrk(_ i: RRF) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r2], gpr[i.r3], carry: 0)) }
-    func alhsik(_ i: RIEd) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r3), UInt32(truncatingIfNeeded: i.i2), carry: 0)) }
+    func alhsik(_ i: RIEd) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r3), UInt32(truncatingIfNeeded: i.i2), carry: 0)) }
     func alghsik(_ i: RIEd) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r3], UInt64(bitPattern: i.i2), carry: 0)) }
-    func alsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd32(at: arithAddress(i), arithSIYImmediate32(i)), arithSIYImmediate32(i), logical: true) }
-    func algsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd64(at: arithAddress(i), arithSIYImmediate64(i)), arithSIYImmediate64(i), logical: true) }
-    func alcr(_ i: RRE) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), arithU32(i.r2), carry: arithCarryIn)) }
+    func alsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd32(at: operand1Address(i), arithSIYImmediate32(i)), arithSIYImmediate32(i), logical: true) }
+    func algsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd64(at: operand1Address(i), arithSIYImmediate64(i)), arithSIYImmediate64(i), logical: true) }
+    func alcr(_ i: RRE) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), gprLow32(i.r2), carry: arithCarryIn)) }
     func alcgr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], gpr[i.r2], carry: arithCarryIn)) }
-    func alc(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), try load32(arithAddress(i)), carry: arithCarryIn)) }
-    func alcg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], try load64(arithAddress(i)), carry: arithCarryIn)) }
+    func alc(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), try load32(operand2Address(i)), carry: arithCarryIn)) }
+    func alcg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], try load64(operand2Address(i)), carry: arithCarryIn)) }
 
     // MARK: SUBTRACT
 
-    func sr(_ i: RR) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).subtractingReportingOverflow(arithS32(i.r2))) }
-    func sgr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).subtractingReportingOverflow(arithS64(i.r2))) }
-    func sgfr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).subtractingReportingOverflow(Int64(arithS32(i.r2)))) }
-    func s(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).subtractingReportingOverflow(arithS32(at: arithAddress(i)))) }
-    func sy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).subtractingReportingOverflow(arithS32(at: arithAddress(i)))) }
-    func sg(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).subtractingReportingOverflow(arithS64(at: arithAddress(i)))) }
-    func sgf(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r1).subtractingReportingOverflow(Int64(arithS32(at: arithAddress(i))))) }
-    func sh(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).subtractingReportingOverflow(arithS16(at: arithAddress(i)))) }
-    func shy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r1).subtractingReportingOverflow(arithS16(at: arithAddress(i)))) }
-    func srk(_ i: RRF) throws(CPUException) { try arithSigned32(i.r1, arithS32(i.r2).subtractingReportingOverflow(arithS32(i.r3))) }
-    func sgrk(_ i: RRF) throws(CPUException) { try arithSigned64(i.r1, arithS64(i.r2).subtractingReportingOverflow(arithS64(i.r3))) }
+    func sr(_ i: RR) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(signedLow32(i.r2))) }
+    func sgr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(signed64(i.r2))) }
+    func sgfr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(Int64(signedLow32(i.r2)))) }
+    func s(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
+    func sy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
+    func sg(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(loadSigned64(at: operand2Address(i)))) }
+    func sgf(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(Int64(loadSigned32(at: operand2Address(i))))) }
+    func sh(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
+    func shy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
+    func srk(_ i: RRF) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r2).subtractingReportingOverflow(signedLow32(i.r3))) }
+    func sgrk(_ i: RRF) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r2).subtractingReportingOverflow(signed64(i.r3))) }
 
     // MARK: SUBTRACT LOGICAL (with borrow): a + ~b + (no borrow ? 1 : 0)
 
-    func slr(_ i: RR) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), ~arithU32(i.r2), carry: 1)) }
+    func slr(_ i: RR) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~gprLow32(i.r2), carry: 1)) }
     func slgr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~gpr[i.r2], carry: 1)) }
-    func slgfr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~UInt64(arithU32(i.r2)), carry: 1)) }
-    func sl(_ i: RX) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), ~(try load32(arithAddress(i))), carry: 1)) }
-    func sly(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), ~(try load32(arithAddress(i))), carry: 1)) }
-    func slg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~(try load64(arithAddress(i))), carry: 1)) }
-    func slgf(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~UInt64(try load32(arithAddress(i))), carry: 1)) }
-    func slfi(_ i: RIL) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), ~UInt32(i.u2), carry: 1)) }
+    func slgfr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~UInt64(gprLow32(i.r2)), carry: 1)) }
+    func sl(_ i: RX) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~(try load32(operand2Address(i))), carry: 1)) }
+    func sly(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~(try load32(operand2Address(i))), carry: 1)) }
+    func slg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~(try load64(operand2Address(i))), carry: 1)) }
+    func slgf(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~UInt64(try load32(operand2Address(i))), carry: 1)) }
+    func slfi(_ i: RIL) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~UInt32(i.u2), carry: 1)) }
     func slgfi(_ i: RIL) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~i.u2, carry: 1)) }
-    func slrk(_ i: RRF) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r2), ~arithU32(i.r3), carry: 1)) }
+    func slrk(_ i: RRF) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r2), ~gprLow32(i.r3), carry: 1)) }
     func slgrk(_ i: RRF) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r2], ~gpr[i.r3], carry: 1)) }
-    func slbr(_ i: RRE) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), ~arithU32(i.r2), carry: arithCarryIn)) }
+    func slbr(_ i: RRE) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~gprLow32(i.r2), carry: arithCarryIn)) }
     func slbgr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~gpr[i.r2], carry: arithCarryIn)) }
-    func slb(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(arithU32(i.r1), ~(try load32(arithAddress(i))), carry: arithCarryIn)) }
-    func slbg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~(try load64(arithAddress(i))), carry: arithCarryIn)) }
+    func slb(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~(try load32(operand2Address(i))), carry: arithCarryIn)) }
+    func slbg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~(try load64(operand2Address(i))), carry: arithCarryIn)) }
 
     // MARK: MULTIPLY (register pairs: multiplicand in R1+1, product in R1:R1+1)
 
@@ -196,14 +176,14 @@ extension CPU {
     }
     /// 32 x 32 -> 64 signed into bits 32-63 of the pair R1 (high) : R1+1 (low).
     @inline(__always) private func multiplyPair32(_ r1: Int, _ op2: Int32) {
-        let product = UInt64(bitPattern: Int64(arithS32(r1 + 1)) &* Int64(op2))
-        arithSetU32(r1, UInt32(truncatingIfNeeded: product >> 32))
-        arithSetU32(r1 + 1, UInt32(truncatingIfNeeded: product))
+        let product = UInt64(bitPattern: Int64(signedLow32(r1 + 1)) &* Int64(op2))
+        setGPRLow32(r1, UInt32(truncatingIfNeeded: product >> 32))
+        setGPRLow32(r1 + 1, UInt32(truncatingIfNeeded: product))
     }
     @inline(__always) private func multiplyLogicalPair32(_ r1: Int, _ op2: UInt32) {
-        let product = UInt64(arithU32(r1 + 1)) &* UInt64(op2)
-        arithSetU32(r1, UInt32(truncatingIfNeeded: product >> 32))
-        arithSetU32(r1 + 1, UInt32(truncatingIfNeeded: product))
+        let product = UInt64(gprLow32(r1 + 1)) &* UInt64(op2)
+        setGPRLow32(r1, UInt32(truncatingIfNeeded: product >> 32))
+        setGPRLow32(r1 + 1, UInt32(truncatingIfNeeded: product))
     }
     @inline(__always) private func multiplyLogicalPair64(_ r1: Int, _ op2: UInt64) {
         let product = gpr[r1 + 1].multipliedFullWidth(by: op2)
@@ -211,27 +191,27 @@ extension CPU {
         gpr[r1 + 1] = product.low
     }
     /// MULTIPLY SINGLE: the low half of the product, no CC, overflow ignored.
-    @inline(__always) private func multiplySingle32(_ r1: Int, _ op2: Int32) { arithSetU32(r1, UInt32(bitPattern: arithS32(r1) &* op2)) }
-    @inline(__always) private func multiplySingle64(_ r1: Int, _ op2: Int64) { gpr[r1] = UInt64(bitPattern: arithS64(r1) &* op2) }
+    @inline(__always) private func multiplySingle32(_ r1: Int, _ op2: Int32) { setGPRLow32(r1, UInt32(bitPattern: signedLow32(r1) &* op2)) }
+    @inline(__always) private func multiplySingle64(_ r1: Int, _ op2: Int64) { gpr[r1] = UInt64(bitPattern: signed64(r1) &* op2) }
 
-    func mr(_ i: RR) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, arithS32(i.r2)) }
-    func m(_ i: RX) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, try arithS32(at: arithAddress(i))) }
-    func mfy(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, try arithS32(at: arithAddress(i))) }
-    func mlr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair32(i.r1, arithU32(i.r2)) }
-    func ml(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair32(i.r1, try load32(arithAddress(i))) }
+    func mr(_ i: RR) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, signedLow32(i.r2)) }
+    func m(_ i: RX) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    func mfy(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    func mlr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair32(i.r1, gprLow32(i.r2)) }
+    func ml(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair32(i.r1, try load32(operand2Address(i))) }
     func mlgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair64(i.r1, gpr[i.r2]) }
-    func mlg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair64(i.r1, try load64(arithAddress(i))) }
-    func msr(_ i: RRE) throws(CPUException) { multiplySingle32(i.r1, arithS32(i.r2)) }
-    func msgr(_ i: RRE) throws(CPUException) { multiplySingle64(i.r1, arithS64(i.r2)) }
-    func msgfr(_ i: RRE) throws(CPUException) { multiplySingle64(i.r1, Int64(arithS32(i.r2))) }
-    func ms(_ i: RX) throws(CPUException) { multiplySingle32(i.r1, try arithS32(at: arithAddress(i))) }
-    func msy(_ i: RXY) throws(CPUException) { multiplySingle32(i.r1, try arithS32(at: arithAddress(i))) }
-    func msg(_ i: RXY) throws(CPUException) { multiplySingle64(i.r1, try arithS64(at: arithAddress(i))) }
-    func msgf(_ i: RXY) throws(CPUException) { multiplySingle64(i.r1, Int64(try arithS32(at: arithAddress(i)))) }
+    func mlg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair64(i.r1, try load64(operand2Address(i))) }
+    func msr(_ i: RRE) throws(CPUException) { multiplySingle32(i.r1, signedLow32(i.r2)) }
+    func msgr(_ i: RRE) throws(CPUException) { multiplySingle64(i.r1, signed64(i.r2)) }
+    func msgfr(_ i: RRE) throws(CPUException) { multiplySingle64(i.r1, Int64(signedLow32(i.r2))) }
+    func ms(_ i: RX) throws(CPUException) { multiplySingle32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    func msy(_ i: RXY) throws(CPUException) { multiplySingle32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    func msg(_ i: RXY) throws(CPUException) { multiplySingle64(i.r1, try loadSigned64(at: operand2Address(i))) }
+    func msgf(_ i: RXY) throws(CPUException) { multiplySingle64(i.r1, Int64(try loadSigned32(at: operand2Address(i)))) }
     func msfi(_ i: RIL) throws(CPUException) { multiplySingle32(i.r1, Int32(truncatingIfNeeded: i.i2)) }
     func msgfi(_ i: RIL) throws(CPUException) { multiplySingle64(i.r1, i.i2) }
-    func mh(_ i: RX) throws(CPUException) { multiplySingle32(i.r1, try arithS16(at: arithAddress(i))) }
-    func mhy(_ i: RXY) throws(CPUException) { multiplySingle32(i.r1, try arithS16(at: arithAddress(i))) }
+    func mh(_ i: RX) throws(CPUException) { multiplySingle32(i.r1, try loadSigned16(at: operand2Address(i))) }
+    func mhy(_ i: RXY) throws(CPUException) { multiplySingle32(i.r1, try loadSigned16(at: operand2Address(i))) }
     func mhi(_ i: RI) throws(CPUException) { multiplySingle32(i.r1, Int32(truncatingIfNeeded: i.i2)) }
     func mghi(_ i: RI) throws(CPUException) { multiplySingle64(i.r1, i.i2) }
 
@@ -239,22 +219,22 @@ extension CPU {
 
     /// DR/D: the 64-bit signed dividend in bits 32-63 of R1:R1+1, a 32-bit signed quotient.
     @inline(__always) private func dividePair32(_ r1: Int, _ divisor: Int32) throws(CPUException) {
-        let dividend = Int64(bitPattern: UInt64(arithU32(r1)) << 32 | UInt64(arithU32(r1 + 1)))
+        let dividend = Int64(bitPattern: UInt64(gprLow32(r1)) << 32 | UInt64(gprLow32(r1 + 1)))
         if divisor == 0 { throw .program(.fixedPointDivide) }
         let q = dividend.dividedReportingOverflow(by: Int64(divisor))
         if q.overflow || q.partialValue != Int64(Int32(truncatingIfNeeded: q.partialValue)) { throw .program(.fixedPointDivide) }
         let remainder = dividend.remainderReportingOverflow(dividingBy: Int64(divisor)).partialValue
-        arithSetU32(r1, UInt32(truncatingIfNeeded: remainder))
-        arithSetU32(r1 + 1, UInt32(truncatingIfNeeded: q.partialValue))
+        setGPRLow32(r1, UInt32(truncatingIfNeeded: remainder))
+        setGPRLow32(r1 + 1, UInt32(truncatingIfNeeded: q.partialValue))
     }
     /// DLR/DL: 64-bit unsigned dividend, 32-bit unsigned quotient.
     @inline(__always) private func divideLogicalPair32(_ r1: Int, _ divisor: UInt32) throws(CPUException) {
-        let dividend = UInt64(arithU32(r1)) << 32 | UInt64(arithU32(r1 + 1))
+        let dividend = UInt64(gprLow32(r1)) << 32 | UInt64(gprLow32(r1 + 1))
         if divisor == 0 { throw .program(.fixedPointDivide) }
         let q = dividend / UInt64(divisor)
         if q > UInt64(UInt32.max) { throw .program(.fixedPointDivide) }
-        arithSetU32(r1, UInt32(truncatingIfNeeded: dividend % UInt64(divisor)))
-        arithSetU32(r1 + 1, UInt32(truncatingIfNeeded: q))
+        setGPRLow32(r1, UInt32(truncatingIfNeeded: dividend % UInt64(divisor)))
+        setGPRLow32(r1 + 1, UInt32(truncatingIfNeeded: q))
     }
     /// DLGR/DLG: 128-bit unsigned dividend in R1:R1+1, 64-bit unsigned quotient.
     @inline(__always) private func divideLogicalPair64(_ r1: Int, _ divisor: UInt64) throws(CPUException) {
@@ -266,7 +246,7 @@ extension CPU {
     }
     /// DSG*: the 64-bit signed dividend in R1+1 only.
     @inline(__always) private func divideSingle64(_ r1: Int, _ divisor: Int64) throws(CPUException) {
-        let dividend = arithS64(r1 + 1)
+        let dividend = signed64(r1 + 1)
         if divisor == 0 { throw .program(.fixedPointDivide) }
         let q = dividend.dividedReportingOverflow(by: divisor)
         if q.overflow { throw .program(.fixedPointDivide) }
@@ -274,14 +254,14 @@ extension CPU {
         gpr[r1 + 1] = UInt64(bitPattern: q.partialValue)
     }
 
-    func dr(_ i: RR) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try dividePair32(i.r1, arithS32(i.r2)) }
-    func d(_ i: RX) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try dividePair32(i.r1, try arithS32(at: arithAddress(i))) }
-    func dlr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair32(i.r1, arithU32(i.r2)) }
-    func dl(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair32(i.r1, try load32(arithAddress(i))) }
+    func dr(_ i: RR) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try dividePair32(i.r1, signedLow32(i.r2)) }
+    func d(_ i: RX) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try dividePair32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    func dlr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair32(i.r1, gprLow32(i.r2)) }
+    func dl(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair32(i.r1, try load32(operand2Address(i))) }
     func dlgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair64(i.r1, gpr[i.r2]) }
-    func dlg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair64(i.r1, try load64(arithAddress(i))) }
-    func dsgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, arithS64(i.r2)) }
-    func dsgfr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, Int64(arithS32(i.r2))) }
-    func dsg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, try arithS64(at: arithAddress(i))) }
-    func dsgf(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, Int64(try arithS32(at: arithAddress(i)))) }
+    func dlg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair64(i.r1, try load64(operand2Address(i))) }
+    func dsgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, signed64(i.r2)) }
+    func dsgfr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, Int64(signedLow32(i.r2))) }
+    func dsg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, try loadSigned64(at: operand2Address(i))) }
+    func dsgf(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, Int64(try loadSigned32(at: operand2Address(i)))) }
 }

@@ -169,7 +169,7 @@ extension CPU {
         defer { executing = false; currentInstructionAddress = savedAddress }
         try dispatch(id, raw)
     }
-    func ex(_ i: RX) throws(CPUException) { try execute(targetAddress: effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2), r1: i.r1) }
+    func ex(_ i: RX) throws(CPUException) { try execute(targetAddress: operand2Address(i), r1: i.r1) }
     func exrl(_ i: RIL) throws(CPUException) { try execute(targetAddress: relativeAddress(i.i2), r1: i.r1) }
 
     // MARK: Addressing mode

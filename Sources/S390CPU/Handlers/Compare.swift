@@ -12,15 +12,6 @@ extension CPU {
     @inline(__always) private func compareWord(_ r: Int) -> Int32 { Int32(truncatingIfNeeded: gpr[r]) }
     @inline(__always) private func compareDoubleword(_ r: Int) -> Int64 { Int64(bitPattern: gpr[r]) }
     @inline(__always) private func compareLogicalWord(_ r: Int) -> UInt32 { UInt32(truncatingIfNeeded: gpr[r]) }
-    @inline(__always) private func compareOperandAddress(_ i: RX) -> UInt64 { effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2) }
-    @inline(__always) private func compareOperandAddress(_ i: RXY) -> UInt64 { effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2) }
-    @inline(__always) private func compareOperandAddress(_ i: SIL) -> UInt64 { effectiveAddress(base: i.b1, displacement: i.d1) }
-    /// A relative-long storage operand, which must be aligned to its length (specification).
-    @inline(__always) private func compareRelativeOperand(_ i2: Int64, length: UInt64) throws(CPUException) -> UInt64 {
-        let address = relativeAddress(i2)
-        if address & (length &- 1) != 0 { throw .program(.specification) }
-        return address
-    }
 
     /// Whether a compare-and-branch/trap mask (8 equal, 4 low, 2 high; bit 1 ignored) selects `c`.
     @inline(__always) private func compareMaskSelects(_ m: UInt8, _ c: UInt8) -> Bool { (m >> (3 &- c)) & 1 != 0 }
@@ -40,47 +31,47 @@ extension CPU {
     func cr(_ i: RR) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), compareWord(i.r2)) }
     func cgr(_ i: RRE) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), compareDoubleword(i.r2)) }
     func cgfr(_ i: RRE) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(compareWord(i.r2))) }
-    func c(_ i: RX) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(bitPattern: try load32(compareOperandAddress(i)))) }
-    func cy(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(bitPattern: try load32(compareOperandAddress(i)))) }
-    func cg(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(bitPattern: try load64(compareOperandAddress(i)))) }
-    func cgf(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(Int32(bitPattern: try load32(compareOperandAddress(i))))) }
-    func ch(_ i: RX) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(Int16(bitPattern: try load16(compareOperandAddress(i))))) }
-    func chy(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(Int16(bitPattern: try load16(compareOperandAddress(i))))) }
-    func cgh(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(Int16(bitPattern: try load16(compareOperandAddress(i))))) }
+    func c(_ i: RX) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(bitPattern: try load32(operand2Address(i)))) }
+    func cy(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(bitPattern: try load32(operand2Address(i)))) }
+    func cg(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(bitPattern: try load64(operand2Address(i)))) }
+    func cgf(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(Int32(bitPattern: try load32(operand2Address(i))))) }
+    func ch(_ i: RX) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(Int16(bitPattern: try load16(operand2Address(i))))) }
+    func chy(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(Int16(bitPattern: try load16(operand2Address(i))))) }
+    func cgh(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(Int16(bitPattern: try load16(operand2Address(i))))) }
     func chi(_ i: RI) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(truncatingIfNeeded: i.i2)) }
     func cghi(_ i: RI) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), i.i2) }
     func cfi(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(truncatingIfNeeded: i.i2)) }
     func cgfi(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), i.i2) }
-    func chhsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(Int16(bitPattern: try load16(compareOperandAddress(i))), Int16(truncatingIfNeeded: i.i2)) }
-    func chsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(Int32(bitPattern: try load32(compareOperandAddress(i))), Int32(truncatingIfNeeded: i.i2)) }
-    func cghsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(Int64(bitPattern: try load64(compareOperandAddress(i))), i.i2) }
-    func crl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(bitPattern: try load32(compareRelativeOperand(i.i2, length: 4)))) }
-    func cgrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(bitPattern: try load64(compareRelativeOperand(i.i2, length: 8)))) }
-    func cgfrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(Int32(bitPattern: try load32(compareRelativeOperand(i.i2, length: 4))))) }
-    func chrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(Int16(bitPattern: try load16(compareRelativeOperand(i.i2, length: 2))))) }
-    func cghrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(Int16(bitPattern: try load16(compareRelativeOperand(i.i2, length: 2))))) }
+    func chhsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(Int16(bitPattern: try load16(operand1Address(i))), Int16(truncatingIfNeeded: i.i2)) }
+    func chsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(Int32(bitPattern: try load32(operand1Address(i))), Int32(truncatingIfNeeded: i.i2)) }
+    func cghsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(Int64(bitPattern: try load64(operand1Address(i))), i.i2) }
+    func crl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(bitPattern: try load32(alignedRelativeAddress(i.i2, size: 4)))) }
+    func cgrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(bitPattern: try load64(alignedRelativeAddress(i.i2, size: 8)))) }
+    func cgfrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(Int32(bitPattern: try load32(alignedRelativeAddress(i.i2, size: 4))))) }
+    func chrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareWord(i.r1), Int32(Int16(bitPattern: try load16(alignedRelativeAddress(i.i2, size: 2))))) }
+    func cghrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareDoubleword(i.r1), Int64(Int16(bitPattern: try load16(alignedRelativeAddress(i.i2, size: 2))))) }
 
     // MARK: COMPARE LOGICAL
 
     func clr(_ i: RR) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), compareLogicalWord(i.r2)) }
     func clgr(_ i: RRE) throws(CPUException) { cc = comparisonCC(gpr[i.r1], gpr[i.r2]) }
     func clgfr(_ i: RRE) throws(CPUException) { cc = comparisonCC(gpr[i.r1], UInt64(compareLogicalWord(i.r2))) }
-    func cl(_ i: RX) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), try load32(compareOperandAddress(i))) }
-    func cly(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), try load32(compareOperandAddress(i))) }
-    func clg(_ i: RXY) throws(CPUException) { cc = comparisonCC(gpr[i.r1], try load64(compareOperandAddress(i))) }
-    func clgf(_ i: RXY) throws(CPUException) { cc = comparisonCC(gpr[i.r1], UInt64(try load32(compareOperandAddress(i)))) }
-    func cli(_ i: SI) throws(CPUException) { cc = comparisonCC(try load8(effectiveAddress(base: i.b1, displacement: i.d1)), i.i2) }
-    func cliy(_ i: SIY) throws(CPUException) { cc = comparisonCC(try load8(effectiveAddress(base: i.b1, displacement: i.d1)), i.i2) }
+    func cl(_ i: RX) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), try load32(operand2Address(i))) }
+    func cly(_ i: RXY) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), try load32(operand2Address(i))) }
+    func clg(_ i: RXY) throws(CPUException) { cc = comparisonCC(gpr[i.r1], try load64(operand2Address(i))) }
+    func clgf(_ i: RXY) throws(CPUException) { cc = comparisonCC(gpr[i.r1], UInt64(try load32(operand2Address(i)))) }
+    func cli(_ i: SI) throws(CPUException) { cc = comparisonCC(try load8(operand1Address(i)), i.i2) }
+    func cliy(_ i: SIY) throws(CPUException) { cc = comparisonCC(try load8(operand1Address(i)), i.i2) }
     func clfi(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), UInt32(i.u2)) }
     func clgfi(_ i: RIL) throws(CPUException) { cc = comparisonCC(gpr[i.r1], i.u2) }
-    func clhhsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(try load16(compareOperandAddress(i)), UInt16(i.u2)) }
-    func clfhsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(try load32(compareOperandAddress(i)), UInt32(i.u2)) }
-    func clghsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(try load64(compareOperandAddress(i)), i.u2) }
-    func clrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), try load32(compareRelativeOperand(i.i2, length: 4))) }
-    func clgrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(gpr[i.r1], try load64(compareRelativeOperand(i.i2, length: 8))) }
-    func clgfrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(gpr[i.r1], UInt64(try load32(compareRelativeOperand(i.i2, length: 4)))) }
-    func clhrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), UInt32(try load16(compareRelativeOperand(i.i2, length: 2)))) }
-    func clghrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(gpr[i.r1], UInt64(try load16(compareRelativeOperand(i.i2, length: 2)))) }
+    func clhhsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(try load16(operand1Address(i)), UInt16(i.u2)) }
+    func clfhsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(try load32(operand1Address(i)), UInt32(i.u2)) }
+    func clghsi(_ i: SIL) throws(CPUException) { cc = comparisonCC(try load64(operand1Address(i)), i.u2) }
+    func clrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), try load32(alignedRelativeAddress(i.i2, size: 4))) }
+    func clgrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(gpr[i.r1], try load64(alignedRelativeAddress(i.i2, size: 8))) }
+    func clgfrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(gpr[i.r1], UInt64(try load32(alignedRelativeAddress(i.i2, size: 4)))) }
+    func clhrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(compareLogicalWord(i.r1), UInt32(try load16(alignedRelativeAddress(i.i2, size: 2)))) }
+    func clghrl(_ i: RIL) throws(CPUException) { cc = comparisonCC(gpr[i.r1], UInt64(try load16(alignedRelativeAddress(i.i2, size: 2)))) }
 
     // MARK: COMPARE LOGICAL CHARACTERS UNDER MASK
 

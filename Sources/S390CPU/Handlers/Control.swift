@@ -21,9 +21,6 @@ extension CPU {
         if new.isWait { throw .intercept(.wait) }
     }
 
-    @inline(__always) private func requireAlignment(_ address: UInt64, _ size: UInt64) throws(CPUException) {
-        if _slowPath(address & (size &- 1) != 0) { throw .program(.specification) }
-    }
 
     func lpsw(_ i: S) throws(CPUException) {
         let operand = effectiveAddress(base: i.b2, displacement: i.d2)
@@ -92,10 +89,10 @@ extension CPU {
             if wide { try store64(operand, cr[r]) } else { try store32(operand, UInt32(truncatingIfNeeded: cr[r])) }
         }
     }
-    func lctl(_ i: RS) throws(CPUException) { try loadControl(r1: i.r1, r3: i.r3, address: effectiveAddress(base: i.b2, displacement: i.d2), wide: false) }
-    func lctlg(_ i: RSY) throws(CPUException) { try loadControl(r1: i.r1, r3: i.r3, address: effectiveAddress(base: i.b2, displacement: i.d2), wide: true) }
-    func stctl(_ i: RS) throws(CPUException) { try storeControl(r1: i.r1, r3: i.r3, address: effectiveAddress(base: i.b2, displacement: i.d2), wide: false) }
-    func stctg(_ i: RSY) throws(CPUException) { try storeControl(r1: i.r1, r3: i.r3, address: effectiveAddress(base: i.b2, displacement: i.d2), wide: true) }
+    func lctl(_ i: RS) throws(CPUException) { try loadControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: false) }
+    func lctlg(_ i: RSY) throws(CPUException) { try loadControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: true) }
+    func stctl(_ i: RS) throws(CPUException) { try storeControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: false) }
+    func stctg(_ i: RSY) throws(CPUException) { try storeControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: true) }
 
     // MARK: Prefix and identity
 

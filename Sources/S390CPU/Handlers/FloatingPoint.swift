@@ -49,14 +49,14 @@ extension CPU {
         try requireFPR(r1)
         try store32(address, UInt32(truncatingIfNeeded: fpr[r1] >> 32))
     }
-    func ld(_ i: RX) throws(CPUException) { try loadLong(i.r1, effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)) }
-    func ldy(_ i: RXY) throws(CPUException) { try loadLong(i.r1, effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)) }
-    func le(_ i: RX) throws(CPUException) { try loadShort(i.r1, effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)) }
-    func ley(_ i: RXY) throws(CPUException) { try loadShort(i.r1, effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)) }
-    func std(_ i: RX) throws(CPUException) { try storeLong(i.r1, effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)) }
-    func stdy(_ i: RXY) throws(CPUException) { try storeLong(i.r1, effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)) }
-    func ste(_ i: RX) throws(CPUException) { try storeShort(i.r1, effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)) }
-    func stey(_ i: RXY) throws(CPUException) { try storeShort(i.r1, effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)) }
+    func ld(_ i: RX) throws(CPUException) { try loadLong(i.r1, operand2Address(i)) }
+    func ldy(_ i: RXY) throws(CPUException) { try loadLong(i.r1, operand2Address(i)) }
+    func le(_ i: RX) throws(CPUException) { try loadShort(i.r1, operand2Address(i)) }
+    func ley(_ i: RXY) throws(CPUException) { try loadShort(i.r1, operand2Address(i)) }
+    func std(_ i: RX) throws(CPUException) { try storeLong(i.r1, operand2Address(i)) }
+    func stdy(_ i: RXY) throws(CPUException) { try storeLong(i.r1, operand2Address(i)) }
+    func ste(_ i: RX) throws(CPUException) { try storeShort(i.r1, operand2Address(i)) }
+    func stey(_ i: RXY) throws(CPUException) { try storeShort(i.r1, operand2Address(i)) }
 
     func ldr(_ i: RR) throws(CPUException) {
         try requireFPR(i.r1); try requireFPR(i.r2)

@@ -7,39 +7,11 @@
 @inline(__always) private func signExtended32(_ v: UInt32) -> UInt64 { UInt64(bitPattern: Int64(Int32(bitPattern: v))) }
 
 extension CPU {
-    // MARK: Helpers shared by the load/store and logical handlers
-
-    /// Bits 32-63 of a general register.
-    @inline(__always) func gprLow32(_ r: Int) -> UInt32 { UInt32(truncatingIfNeeded: gpr[r]) }
-    /// Replaces bits 32-63 of a general register, keeping bits 0-31.
-    @inline(__always) func setGPRLow32(_ r: Int, _ v: UInt32) { gpr[r] = (gpr[r] & 0xFFFF_FFFF_0000_0000) | UInt64(v) }
-    /// Replaces bits 0-31 of a general register, keeping bits 32-63.
-    @inline(__always) func setGPRHigh32(_ r: Int, _ v: UInt32) { gpr[r] = (gpr[r] & 0xFFFF_FFFF) | UInt64(v) << 32 }
-    /// Writes a 32-bit result to bits 32-63 or a 64-bit result to the whole register.
-    @inline(__always) func writeGPRResult<T: FixedWidthInteger>(_ r: Int, _ v: T) {
-        if T.bitWidth == 32 { setGPRLow32(r, UInt32(truncatingIfNeeded: v)) } else { gpr[r] = UInt64(truncatingIfNeeded: v) }
-    }
-    /// CC 0 zero, 1 negative, 2 positive; or CC 3 and a fixed-point-overflow interruption when
-    /// enabled (the caller has stored the result already).
-    @inline(__always) func setSignedResultCC<T: FixedWidthInteger & SignedInteger>(_ v: T, overflow: Bool = false) throws(CPUException) {
-        if _slowPath(overflow) {
-            cc = 3
-            if programMask & 8 != 0 { throw .program(.fixedPointOverflow) }
-        } else {
-            cc = v == 0 ? 0 : v < 0 ? 1 : 2
-        }
-    }
-
-    @inline(__always) func operand2Address(_ i: RX) -> UInt64 { effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2) }
-    @inline(__always) func operand2Address(_ i: RXY) -> UInt64 { effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2) }
-    @inline(__always) func operand2Address(_ i: RS) -> UInt64 { effectiveAddress(base: i.b2, displacement: i.d2) }
-    @inline(__always) func operand2Address(_ i: RSY) -> UInt64 { effectiveAddress(base: i.b2, displacement: i.d2) }
-
     // MARK: Load, load and test, complement, positive, negative
 
     @inline(__always) private func loadAndTest<T: FixedWidthInteger & SignedInteger>(_ r1: Int, _ v: T) {
         writeGPRResult(r1, v)
-        cc = v == 0 ? 0 : v < 0 ? 1 : 2
+        setSignCC(v)
     }
     @inline(__always) private func loadComplement<T: FixedWidthInteger & SignedInteger>(_ r1: Int, _ v: T) throws(CPUException) {
         let result = 0 &- v
@@ -56,24 +28,22 @@ extension CPU {
         writeGPRResult(r1, result)
         cc = result == 0 ? 0 : 1
     }
-    @inline(__always) private func r32(_ r: Int) -> Int32 { Int32(bitPattern: gprLow32(r)) }
-    @inline(__always) private func r64(_ r: Int) -> Int64 { Int64(bitPattern: gpr[r]) }
 
     func lr(_ i: RR) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r2)) }
     func lgr(_ i: RRE) throws(CPUException) { gpr[i.r1] = gpr[i.r2] }
     func lgfr(_ i: RRE) throws(CPUException) { gpr[i.r1] = signExtended32(gprLow32(i.r2)) }
-    func ltr(_ i: RR) throws(CPUException) { loadAndTest(i.r1, r32(i.r2)) }
-    func ltgr(_ i: RRE) throws(CPUException) { loadAndTest(i.r1, r64(i.r2)) }
-    func ltgfr(_ i: RRE) throws(CPUException) { loadAndTest(i.r1, Int64(r32(i.r2))) }
-    func lcr(_ i: RR) throws(CPUException) { try loadComplement(i.r1, r32(i.r2)) }
-    func lcgr(_ i: RRE) throws(CPUException) { try loadComplement(i.r1, r64(i.r2)) }
-    func lcgfr(_ i: RRE) throws(CPUException) { try loadComplement(i.r1, Int64(r32(i.r2))) }
-    func lnr(_ i: RR) throws(CPUException) { loadNegative(i.r1, r32(i.r2)) }
-    func lngr(_ i: RRE) throws(CPUException) { loadNegative(i.r1, r64(i.r2)) }
-    func lngfr(_ i: RRE) throws(CPUException) { loadNegative(i.r1, Int64(r32(i.r2))) }
-    func lpr(_ i: RR) throws(CPUException) { try loadPositive(i.r1, r32(i.r2)) }
-    func lpgr(_ i: RRE) throws(CPUException) { try loadPositive(i.r1, r64(i.r2)) }
-    func lpgfr(_ i: RRE) throws(CPUException) { try loadPositive(i.r1, Int64(r32(i.r2))) }
+    func ltr(_ i: RR) throws(CPUException) { loadAndTest(i.r1, signedLow32(i.r2)) }
+    func ltgr(_ i: RRE) throws(CPUException) { loadAndTest(i.r1, signed64(i.r2)) }
+    func ltgfr(_ i: RRE) throws(CPUException) { loadAndTest(i.r1, Int64(signedLow32(i.r2))) }
+    func lcr(_ i: RR) throws(CPUException) { try loadComplement(i.r1, signedLow32(i.r2)) }
+    func lcgr(_ i: RRE) throws(CPUException) { try loadComplement(i.r1, signed64(i.r2)) }
+    func lcgfr(_ i: RRE) throws(CPUException) { try loadComplement(i.r1, Int64(signedLow32(i.r2))) }
+    func lnr(_ i: RR) throws(CPUException) { loadNegative(i.r1, signedLow32(i.r2)) }
+    func lngr(_ i: RRE) throws(CPUException) { loadNegative(i.r1, signed64(i.r2)) }
+    func lngfr(_ i: RRE) throws(CPUException) { loadNegative(i.r1, Int64(signedLow32(i.r2))) }
+    func lpr(_ i: RR) throws(CPUException) { try loadPositive(i.r1, signedLow32(i.r2)) }
+    func lpgr(_ i: RRE) throws(CPUException) { try loadPositive(i.r1, signed64(i.r2)) }
+    func lpgfr(_ i: RRE) throws(CPUException) { try loadPositive(i.r1, Int64(signedLow32(i.r2))) }
 
     func l(_ i: RX) throws(CPUException) { setGPRLow32(i.r1, try load32(operand2Address(i))) }
     func ly(_ i: RXY) throws(CPUException) { setGPRLow32(i.r1, try load32(operand2Address(i))) }
@@ -193,11 +163,11 @@ extension CPU {
     func stc(_ i: RX) throws(CPUException) { try store8(operand2Address(i), UInt8(truncatingIfNeeded: gpr[i.r1])) }
     func stcy(_ i: RXY) throws(CPUException) { try store8(operand2Address(i), UInt8(truncatingIfNeeded: gpr[i.r1])) }
 
-    func mvi(_ i: SI) throws(CPUException) { try store8(effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
-    func mviy(_ i: SIY) throws(CPUException) { try store8(effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
-    func mvhhi(_ i: SIL) throws(CPUException) { try store16(effectiveAddress(base: i.b1, displacement: i.d1), UInt16(truncatingIfNeeded: i.u2)) }
-    func mvhi(_ i: SIL) throws(CPUException) { try store32(effectiveAddress(base: i.b1, displacement: i.d1), UInt32(truncatingIfNeeded: i.i2)) }
-    func mvghi(_ i: SIL) throws(CPUException) { try store64(effectiveAddress(base: i.b1, displacement: i.d1), UInt64(bitPattern: i.i2)) }
+    func mvi(_ i: SI) throws(CPUException) { try store8(operand1Address(i), i.i2) }
+    func mviy(_ i: SIY) throws(CPUException) { try store8(operand1Address(i), i.i2) }
+    func mvhhi(_ i: SIL) throws(CPUException) { try store16(operand1Address(i), UInt16(truncatingIfNeeded: i.u2)) }
+    func mvhi(_ i: SIL) throws(CPUException) { try store32(operand1Address(i), UInt32(truncatingIfNeeded: i.i2)) }
+    func mvghi(_ i: SIL) throws(CPUException) { try store64(operand1Address(i), UInt64(bitPattern: i.i2)) }
 
     // MARK: Load / store multiple
 
@@ -248,21 +218,16 @@ extension CPU {
 
     /// The relative-long operand address; word and doubleword operands must be naturally
     /// aligned (specification exception), halfwords always are.
-    @inline(__always) private func alignedRelativeAddress(_ i: RIL, size: UInt64) throws(CPUException) -> UInt64 {
-        let address = relativeAddress(i.i2)
-        if _slowPath(address & (size &- 1) != 0) { throw .program(.specification) }
-        return address
-    }
-    func lrl(_ i: RIL) throws(CPUException) { setGPRLow32(i.r1, try load32(alignedRelativeAddress(i, size: 4))) }
-    func lgrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = try load64(alignedRelativeAddress(i, size: 8)) }
-    func lgfrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = signExtended32(try load32(alignedRelativeAddress(i, size: 4))) }
-    func llgfrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = UInt64(try load32(alignedRelativeAddress(i, size: 4))) }
+    func lrl(_ i: RIL) throws(CPUException) { setGPRLow32(i.r1, try load32(alignedRelativeAddress(i.i2, size: 4))) }
+    func lgrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = try load64(alignedRelativeAddress(i.i2, size: 8)) }
+    func lgfrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = signExtended32(try load32(alignedRelativeAddress(i.i2, size: 4))) }
+    func llgfrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = UInt64(try load32(alignedRelativeAddress(i.i2, size: 4))) }
     func lhrl(_ i: RIL) throws(CPUException) { setGPRLow32(i.r1, UInt32(truncatingIfNeeded: signExtended16(try load16(relativeAddress(i.i2))))) }
     func lghrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = signExtended16(try load16(relativeAddress(i.i2))) }
     func llhrl(_ i: RIL) throws(CPUException) { setGPRLow32(i.r1, UInt32(try load16(relativeAddress(i.i2)))) }
     func llghrl(_ i: RIL) throws(CPUException) { gpr[i.r1] = UInt64(try load16(relativeAddress(i.i2))) }
-    func strl(_ i: RIL) throws(CPUException) { try store32(alignedRelativeAddress(i, size: 4), gprLow32(i.r1)) }
-    func stgrl(_ i: RIL) throws(CPUException) { try store64(alignedRelativeAddress(i, size: 8), gpr[i.r1]) }
+    func strl(_ i: RIL) throws(CPUException) { try store32(alignedRelativeAddress(i.i2, size: 4), gprLow32(i.r1)) }
+    func stgrl(_ i: RIL) throws(CPUException) { try store64(alignedRelativeAddress(i.i2, size: 8), gpr[i.r1]) }
     func sthrl(_ i: RIL) throws(CPUException) { try store16(relativeAddress(i.i2), UInt16(truncatingIfNeeded: gpr[i.r1])) }
 
     // MARK: Load / store on condition (no storage access when the condition is not met)

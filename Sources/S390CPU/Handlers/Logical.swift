@@ -41,8 +41,8 @@ extension CPU {
     func ng(_ i: RXY) throws(CPUException) { bitwise(.and, i.r1, gpr[i.r1], try load64(operand2Address(i))) }
     func nrk(_ i: RRF) throws(CPUException) { bitwise(.and, i.r1, gprLow32(i.r2), gprLow32(i.r3)) }
     func ngrk(_ i: RRF) throws(CPUException) { bitwise(.and, i.r1, gpr[i.r2], gpr[i.r3]) }
-    func ni(_ i: SI) throws(CPUException) { try bitwiseStorage(.and, effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
-    func niy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.and, effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
+    func ni(_ i: SI) throws(CPUException) { try bitwiseStorage(.and, operand1Address(i), i.i2) }
+    func niy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.and, operand1Address(i), i.i2) }
     func nihf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 32, width: 32) }
     func nilf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 0, width: 32) }
     func nihh(_ i: RI) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 48, width: 16) }
@@ -57,8 +57,8 @@ extension CPU {
     func og(_ i: RXY) throws(CPUException) { bitwise(.or, i.r1, gpr[i.r1], try load64(operand2Address(i))) }
     func ork(_ i: RRF) throws(CPUException) { bitwise(.or, i.r1, gprLow32(i.r2), gprLow32(i.r3)) }
     func ogrk(_ i: RRF) throws(CPUException) { bitwise(.or, i.r1, gpr[i.r2], gpr[i.r3]) }
-    func oi(_ i: SI) throws(CPUException) { try bitwiseStorage(.or, effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
-    func oiy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.or, effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
+    func oi(_ i: SI) throws(CPUException) { try bitwiseStorage(.or, operand1Address(i), i.i2) }
+    func oiy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.or, operand1Address(i), i.i2) }
     func oihf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 32, width: 32) }
     func oilf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 0, width: 32) }
     func oihh(_ i: RI) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 48, width: 16) }
@@ -73,8 +73,8 @@ extension CPU {
     func xg(_ i: RXY) throws(CPUException) { bitwise(.xor, i.r1, gpr[i.r1], try load64(operand2Address(i))) }
     func xrk(_ i: RRF) throws(CPUException) { bitwise(.xor, i.r1, gprLow32(i.r2), gprLow32(i.r3)) }
     func xgrk(_ i: RRF) throws(CPUException) { bitwise(.xor, i.r1, gpr[i.r2], gpr[i.r3]) }
-    func xi(_ i: SI) throws(CPUException) { try bitwiseStorage(.xor, effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
-    func xiy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.xor, effectiveAddress(base: i.b1, displacement: i.d1), i.i2) }
+    func xi(_ i: SI) throws(CPUException) { try bitwiseStorage(.xor, operand1Address(i), i.i2) }
+    func xiy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.xor, operand1Address(i), i.i2) }
     func xihf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.xor, i.r1, i.u2, shift: 32, width: 32) }
     func xilf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.xor, i.r1, i.u2, shift: 0, width: 32) }
 
@@ -106,8 +106,8 @@ extension CPU {
 
     // MARK: Shifts (amount: the low 6 bits of the second-operand address)
 
-    @inline(__always) private func shiftAmount(_ i: RS) -> UInt64 { effectiveAddress(base: i.b2, displacement: i.d2) & 63 }
-    @inline(__always) private func shiftAmount(_ i: RSY) -> UInt64 { effectiveAddress(base: i.b2, displacement: i.d2) & 63 }
+    @inline(__always) private func shiftAmount(_ i: RS) -> UInt64 { operand2Address(i) & 63 }
+    @inline(__always) private func shiftAmount(_ i: RSY) -> UInt64 { operand2Address(i) & 63 }
 
     /// SHIFT LEFT SINGLE: the sign bit stays; overflow when a bit unlike the sign leaves bit 1
     /// (that is, when value * 2^n does not fit). Returns the result and the overflow flag.
@@ -125,7 +125,7 @@ extension CPU {
     @inline(__always) private func shiftRightSingle<T: FixedWidthInteger & SignedInteger>(_ r1: Int, _ v: T, _ n: UInt64) {
         let result = v >> n    // smart shift: an amount >= the width gives the sign
         writeGPRResult(r1, result)
-        cc = result == 0 ? 0 : result < 0 ? 1 : 2
+        setSignCC(result)
     }
 
     func sll(_ i: RS) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r1) << shiftAmount(i)) }
@@ -160,7 +160,7 @@ extension CPU {
     func srda(_ i: RS) throws(CPUException) {
         let result = Int64(bitPattern: try doubleOperand(i.r1)) >> shiftAmount(i)
         setDoubleOperand(i.r1, UInt64(bitPattern: result))
-        cc = result == 0 ? 0 : result < 0 ? 1 : 2
+        setSignCC(result)
     }
 
     // MARK: Rotates
@@ -193,7 +193,7 @@ extension CPU {
     }
     func risbg(_ i: RIEf) throws(CPUException) {
         let result = Int64(bitPattern: rotateThenInsert(i))
-        cc = result == 0 ? 0 : result < 0 ? 1 : 2
+        setSignCC(result)
     }
     func risbgn(_ i: RIEf) throws(CPUException) { _ = rotateThenInsert(i) }
 

@@ -34,7 +34,7 @@ extension CPU {
     }
 
     /// PREFETCH DATA (RELATIVE LONG): no-ops here; the address is formed but never accessed.
-    func pfd(_ i: RXY) throws(CPUException) { _ = effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2) }
+    func pfd(_ i: RXY) throws(CPUException) { _ = operand2Address(i) }
     func pfdrl(_ i: RIL) throws(CPUException) { _ = relativeAddress(i.i2) }
 
     // MARK: Clock

@@ -451,9 +451,9 @@ extension CPU {
         let (exchanged, original) = T.compareExchange(word, expected, replacement)
         if exchanged { cc = 0 } else { cc = 1; setRegister(r1, original) }
     }
-    func cs(_ i: RS) throws(CPUException) { try compareAndSwap(i.r1, i.r3, effectiveAddress(base: i.b2, displacement: i.d2), UInt32.self) }
-    func csy(_ i: RSY) throws(CPUException) { try compareAndSwap(i.r1, i.r3, effectiveAddress(base: i.b2, displacement: i.d2), UInt32.self) }
-    func csg(_ i: RSY) throws(CPUException) { try compareAndSwap(i.r1, i.r3, effectiveAddress(base: i.b2, displacement: i.d2), UInt64.self) }
+    func cs(_ i: RS) throws(CPUException) { try compareAndSwap(i.r1, i.r3, operand2Address(i), UInt32.self) }
+    func csy(_ i: RSY) throws(CPUException) { try compareAndSwap(i.r1, i.r3, operand2Address(i), UInt32.self) }
+    func csg(_ i: RSY) throws(CPUException) { try compareAndSwap(i.r1, i.r3, operand2Address(i), UInt64.self) }
 
     /// COMPARE DOUBLE AND SWAP (CDS/CDSY): even/odd pairs of 32-bit words.
     @inline(__always) private func compareDoubleAndSwap32(_ r1: Int, _ r3: Int, _ address: UInt64) throws(CPUException) {
@@ -469,8 +469,8 @@ extension CPU {
         setRegister(r1, UInt32(truncatingIfNeeded: value >> 32))
         setRegister(r1 + 1, UInt32(truncatingIfNeeded: value))
     }
-    func cds(_ i: RS) throws(CPUException) { try compareDoubleAndSwap32(i.r1, i.r3, effectiveAddress(base: i.b2, displacement: i.d2)) }
-    func cdsy(_ i: RSY) throws(CPUException) { try compareDoubleAndSwap32(i.r1, i.r3, effectiveAddress(base: i.b2, displacement: i.d2)) }
+    func cds(_ i: RS) throws(CPUException) { try compareDoubleAndSwap32(i.r1, i.r3, operand2Address(i)) }
+    func cdsy(_ i: RSY) throws(CPUException) { try compareDoubleAndSwap32(i.r1, i.r3, operand2Address(i)) }
 
     /// COMPARE DOUBLE AND SWAP (64): a 16-byte aligned quadword, swapped with a 128-bit host CAS.
     func cdsg(_ i: RSY) throws(CPUException) {
