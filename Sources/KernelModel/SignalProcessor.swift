@@ -116,11 +116,7 @@ extension VirtualCPU {
             setMPStateQuietly(.stopped)
             return true
         }
-        if mpState == .stopped { return true }
-        cpu.interruptions.postStop(storeStatus: false)
-        doorbell.ring()
-        let deadline = Date(timeIntervalSinceNow: 1)
-        while mpState != .stopped && Date() < deadline { usleep(100) }
-        return mpState == .stopped
+        requestStop()
+        return waitUntilStopped(until: Date(timeIntervalSinceNow: 1))
     }
 }

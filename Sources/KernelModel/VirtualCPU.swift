@@ -43,13 +43,40 @@ final class Doorbell: @unchecked Sendable {
     }
 }
 
+/// A vCPU's MP state, with a way to wait for it to change (resets must wait for a stop).
+final class MPStateCell: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var state = MPState.stopped
+
+    var value: MPState {
+        condition.lock(); defer { condition.unlock() }
+        return state
+    }
+
+    func set(_ new: MPState) {
+        condition.lock()
+        state = new
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until the state is no longer operating, or `deadline`; true if it is not.
+    func waitUntilNotOperating(until deadline: Date) -> Bool {
+        condition.lock(); defer { condition.unlock() }
+        while state == .operating || state == .load {
+            if !condition.wait(until: deadline) { break }
+        }
+        return state != .operating && state != .load
+    }
+}
+
 /// A vCPU (KVM's `struct kvm_vcpu`): the CPU plus its run state. `run` is called only by the
 /// vCPU's own thread; everything else may be called from any thread.
 public final class VirtualCPU: @unchecked Sendable {
     unowned let vm: VirtualMachine
     let cpu: CPU
     let doorbell = Doorbell()
-    private let state = Mutex(MPState.stopped)
+    private let state = MPStateCell()
     private let kickPending = Atomic<Bool>(false)
     /// KVM_SET_GUEST_DEBUG with KVM_GUESTDBG_SINGLESTEP.
     public var singleStep = false
@@ -66,16 +93,16 @@ public final class VirtualCPU: @unchecked Sendable {
 
     // MARK: KVM_GET/SET_MP_STATE
 
-    public var mpState: MPState { state.withLock { $0 } }
+    public var mpState: MPState { state.value }
 
     /// KVM_SET_MP_STATE. Linux accepts LOAD for any VM and treats it as operating here.
     public func setMPState(_ new: MPState) {
-        state.withLock { $0 = new == .load ? .operating : new }
+        state.set(new == .load ? .operating : new)
         doorbell.ring()
     }
 
     /// Changes the state without waking the vCPU thread (used by the vCPU on itself).
-    func setMPStateQuietly(_ new: MPState) { state.withLock { $0 = new } }
+    func setMPStateQuietly(_ new: MPState) { state.set(new) }
 
     // MARK: KVM_RUN
 
@@ -114,11 +141,11 @@ public final class VirtualCPU: @unchecked Sendable {
             case .stopRequested:
                 if let storeStatus = cpu.interruptions.takeStop() {
                     if storeStatus { _ = cpu.storeStatus(atAbsolute: cpu.prefix + 0x1200, inPrefixArea: true) }
-                    state.withLock { $0 = .stopped }
+                    state.set(.stopped)
                     return .sieIntercept(icptcode: InterceptCode.stop, ipa: 0, ipb: 0)
                 }
             case .checkStop(let reason):
-                state.withLock { $0 = .checkStop }
+                state.set(.checkStop)
                 return .internalError(reason)
             }
         }
@@ -230,5 +257,11 @@ extension VirtualCPU {
         guard mpState == .operating else { return }
         cpu.interruptions.postStop(storeStatus: false)
         doorbell.ring()
+    }
+
+    /// Waits until the vCPU has left the operating state (after `requestStop`), at most until
+    /// `deadline`; false if it is still operating then.
+    public func waitUntilStopped(until deadline: Date) -> Bool {
+        state.waitUntilNotOperating(until: deadline)
     }
 }

@@ -15,6 +15,8 @@ public final class VirtualMachine: @unchecked Sendable {
     /// Serializes vCPU creation and CPU-state changes across vCPUs (the role of kvm->lock).
     let lock = NSLock()
     private var vcpus: [UInt16: VirtualCPU] = [:]
+    /// The same vCPUs in creation order, for broadcasts (copy-on-write, read without sorting).
+    private var vcpuList: [VirtualCPU] = []
 
     init(configuration: VMConfiguration, memory: RestrictedMemory) {
         self.configuration = configuration
@@ -32,6 +34,7 @@ public final class VirtualMachine: @unchecked Sendable {
         cpu.identity = configuration.identity
         let vcpu = VirtualCPU(vm: self, cpu: cpu)
         vcpus[id] = vcpu
+        vcpuList.append(vcpu)
         return vcpu
     }
 
@@ -42,7 +45,7 @@ public final class VirtualMachine: @unchecked Sendable {
 
     var allVCPUs: [VirtualCPU] {
         lock.lock(); defer { lock.unlock() }
-        return vcpus.keys.sorted().map { vcpus[$0]! }
+        return vcpuList
     }
 
     public var memorySize: UInt64 { memory.size }

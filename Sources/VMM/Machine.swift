@@ -291,18 +291,31 @@ public final class Machine: @unchecked Sendable {
         }
     }
 
-    /// Stops every other CPU and waits until it is (as QEMU's pause of all vCPUs before a reset).
+    /// Stops every other CPU and waits until it is (as QEMU's pause of all vCPUs before a
+    /// reset). A CPU that does not stop within a second is check-stopped by the outcome.
     private func stopOthers(than vcpu: VirtualCPU) {
-        for other in vcpus where other !== vcpu { other.requestStop() }
-        for other in vcpus where other !== vcpu {
-            while other.mpState == .operating && !isFinished { usleep(100) }
+        let others = vcpus.filter { $0 !== vcpu }
+        for other in others { other.requestStop() }
+        let deadline = Date(timeIntervalSinceNow: 1)
+        for other in others where !other.waitUntilStopped(until: deadline) {
+            finish(.checkStop(cpu: other.id, reason: "did not stop for a machine reset"))
         }
     }
 
     private func trace(_ vcpu: VirtualCPU, _ disassembler: S390Disassembler) {
         let psw = vcpu.psw
         let bytes = (try? vcpu.readLogical(psw.address, count: 6)) ?? []
-        let text = disassembler.decode(bytes, address: psw.address).map { "\($0.bytes.map { String(format: "%02x", $0) }.joined(separator: " ")) \($0.text)" } ?? "(no instruction)"
-        traceOutput.write(Data("cpu\(vcpu.id) psw \(psw.hexDescription)  \(text)\n".utf8))
+        let line: String
+        if let instruction = disassembler.decode(bytes, address: psw.address) {
+            line = "\(hex(instruction.bytes)) \(instruction.text)"
+        } else if let definition = InstructionSet.decode(bytes) {
+            // Capstone 4 lacks many system and newer instructions; our own table names them.
+            line = "\(hex(bytes.prefix(definition.length))) \(definition.mnemonic.lowercased()) (operands not decoded)"
+        } else {
+            line = bytes.isEmpty ? "(instruction not addressable)" : "\(hex(bytes.prefix(2))) (invalid opcode)"
+        }
+        traceOutput.write(Data("cpu\(vcpu.id) psw \(psw.hexDescription)  \(line)\n".utf8))
     }
+
+    private func hex(_ bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "%02x", $0) }.joined(separator: " ") }
 }
