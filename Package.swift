@@ -54,5 +54,6 @@ let package = Package(
 
         .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KernelModel"]),
+        .testTarget(name: "KernelModelTests", dependencies: ["KernelModel", "S390CPU", "RestrictedMemory"]),
     ]
 )

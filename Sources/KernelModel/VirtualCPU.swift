@@ -204,7 +204,7 @@ public final class VirtualCPU: @unchecked Sendable {
     }
     public var controlRegisters: [UInt64] {
         get { (0..<16).map { cpu.cr[$0] } }
-        set { for (index, value) in newValue.prefix(16).enumerated() { cpu.cr[index] = value } }
+        set { for (index, value) in newValue.prefix(16).enumerated() { cpu.setControlRegister(index, value) } }
     }
     public var psw: CPU.PSW {
         get { cpu.psw }

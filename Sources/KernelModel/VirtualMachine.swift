@@ -12,6 +12,8 @@ public final class VirtualMachine: @unchecked Sendable {
     let model: CPUModel
     public let clock = TODClock()
     let floating = FloatingInterruptions()
+    let storageKeys: StorageKeys
+    let translationEpoch = TranslationEpoch()
     /// Serializes vCPU creation and CPU-state changes across vCPUs (the role of kvm->lock).
     let lock = NSLock()
     private var vcpus: [UInt16: VirtualCPU] = [:]
@@ -22,6 +24,7 @@ public final class VirtualMachine: @unchecked Sendable {
         self.configuration = configuration
         self.memory = memory
         self.storage = GuestStorage(base: memory.base, size: memory.size)
+        self.storageKeys = StorageKeys(storageSize: memory.size)
         self.model = CPUModel()
     }
 
@@ -30,7 +33,8 @@ public final class VirtualMachine: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard Int(id) < configuration.maxCPUs else { throw .EINVAL }
         guard vcpus[id] == nil else { throw .EEXIST }
-        let cpu = CPU(address: id, model: model, storage: storage, clock: clock, floating: floating)
+        let cpu = CPU(address: id, model: model, storage: storage, clock: clock, floating: floating, storageKeys: storageKeys,
+                      translationEpoch: translationEpoch)
         cpu.identity = configuration.identity
         let vcpu = VirtualCPU(vm: self, cpu: cpu)
         vcpus[id] = vcpu

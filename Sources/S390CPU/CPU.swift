@@ -65,6 +65,11 @@ public final class CPU: @unchecked Sendable {
     public let clock: TODClock
     public let interruptions: PendingInterruptions
     public let floating: FloatingInterruptions
+    /// The machine's storage keys, shared by all its CPUs.
+    public let storageKeys: StorageKeys
+    /// The machine's translation-purge count, and the value this CPU last acted on.
+    let translationEpoch: TranslationEpoch
+    var seenTranslationEpoch: UInt64 = 0
 
     // Architected registers, in unsafe memory so the hot loop pays no ARC or bounds checks.
     public let gpr = UnsafeMutablePointer<UInt64>.allocate(capacity: 16)
@@ -88,6 +93,10 @@ public final class CPU: @unchecked Sendable {
     /// 24-, 31- or 64-bit wrap mask from the PSW's EA/BA bits.
     var addressMask: UInt64 = 0xFF_FFFF
     var dat = false
+    /// Whether storage accesses need more than prefixing and a bounds check: DAT is on, the PSW
+    /// key is nonzero (key-controlled protection) or CR0 enables low-address protection.
+    /// Recomputed whenever the PSW or CR0 changes (`refreshAccessChecks`).
+    var accessChecks = false
     /// The address of the instruction executing now (EX: of the target), for relative operands.
     var currentInstructionAddress: UInt64 = 0
     /// Set by handlers before throwing a translation exception, or a data exception.
@@ -107,10 +116,13 @@ public final class CPU: @unchecked Sendable {
     public internal(set) var instructionCount: UInt64 = 0
 
     public init(address: UInt16, model: CPUModel, storage: GuestStorage, clock: TODClock,
-                floating: FloatingInterruptions) {
+                floating: FloatingInterruptions, storageKeys: StorageKeys? = nil,
+                translationEpoch: TranslationEpoch? = nil) {
         self.address = address
         self.model = model
         self.storage = storage
+        self.storageKeys = storageKeys ?? StorageKeys(storageSize: storage.size)
+        self.translationEpoch = translationEpoch ?? TranslationEpoch()
         self.clock = clock
         self.floating = floating
         self.interruptions = PendingInterruptions()
@@ -181,6 +193,7 @@ public final class CPU: @unchecked Sendable {
         }
         pswAddress = new.address & addressMask
         dat = new.mask & PSW.dat != 0
+        refreshAccessChecks()
         fetchPage = .max
         // Enablement may have changed: re-evaluate pending interruptions before the next instruction.
         interruptions.requestAttention()
@@ -218,6 +231,20 @@ public final class CPU: @unchecked Sendable {
         for index in 0..<16 { cr[index] = 0 }
         cr[0] = 0xE0
         cr[14] = 0xC200_0000
+        refreshAccessChecks()
+    }
+
+    /// Recomputes `accessChecks` after a change of the PSW or of CR0.
+    func refreshAccessChecks() {
+        accessChecks = dat || pswKey != 0 || cr[0] & DATBits.cr0LowAddressProtection != 0
+    }
+
+    /// Sets control register `index` from the host (KVM_SET_SREGS), keeping derived state right.
+    public func setControlRegister(_ index: Int, _ value: UInt64) {
+        cr[index] = value
+        refreshAccessChecks()
+        invalidateTranslations()
+        interruptions.requestAttention()
     }
 
     /// Clear reset of this CPU: initial CPU reset plus general, floating-point and access registers.

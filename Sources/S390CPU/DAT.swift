@@ -205,6 +205,22 @@ extension CPU {
         fetchPage = .max
         translationBuffer.flush()
     }
+
+    /// Purges the translations of every CPU of the machine (IPTE, IDTE, SSKE).
+    func invalidateTranslationsEverywhere() {
+        translationEpoch.advance()
+        invalidateTranslations()
+    }
+}
+
+/// Machine-wide count of translation purges (IPTE, IDTE, SSKE) so every CPU drops its cached
+/// translations: each CPU compares it with the value it last saw before every block of
+/// instructions, so another CPU's purge takes effect within one block.
+public final class TranslationEpoch: Sendable {
+    private let value = Atomic<UInt64>(0)
+    public init() {}
+    @inline(__always) var current: UInt64 { value.load(ordering: .acquiring) }
+    func advance() { value.add(1, ordering: .releasing) }
 }
 
 /// A direct-mapped software TLB: logical page (plus address-space id) -> real page and whether

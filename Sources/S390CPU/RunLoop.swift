@@ -43,6 +43,11 @@ extension CPU {
             }
             if _slowPath(pswMask & PSW.wait != 0) { return .wait }
             if remaining <= 0 { return .instructionLimit }
+            let epoch = translationEpoch.current
+            if _slowPath(epoch != seenTranslationEpoch) {
+                seenTranslationEpoch = epoch
+                invalidateTranslations()
+            }
             let budget = min(remaining, 8192)
             let (executed, exit) = runBlock(budget)
             remaining -= executed

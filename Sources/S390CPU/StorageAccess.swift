@@ -30,9 +30,32 @@ extension CPU {
     /// within its 4 KiB page.
     @inline(__always)
     func hostPointer(_ address: UInt64, _ kind: AccessKind) throws(CPUException) -> UnsafeMutableRawPointer {
-        let real = _slowPath(dat) ? try translate(address, kind) : address
+        if _slowPath(accessChecks) { return try checkedHostPointer(address, kind) }
+        let absolute = realToAbsolute(address)
+        if _slowPath(absolute >= storage.size) { throw .program(.addressing) }
+        return storage.base + Int(absolute)
+    }
+
+    /// The access path with DAT, low-address protection and key-controlled protection (PoP 3-10).
+    @inline(never)
+    func checkedHostPointer(_ address: UInt64, _ kind: AccessKind) throws(CPUException) -> UnsafeMutableRawPointer {
+        let real: UInt64
+        if dat {
+            real = try translate(address, kind)   // includes low-address protection
+        } else {
+            if kind == .store { try checkLowAddressProtection(address) }
+            real = address
+        }
         let absolute = realToAbsolute(real)
         if _slowPath(absolute >= storage.size) { throw .program(.addressing) }
+        let key = pswKey
+        if key != 0 {
+            let (fetch, store) = storageKeys.permits(absolute: absolute, accessKey: key, effectiveAddress: address, cr0: cr[0])
+            if kind == .store ? !store : !fetch {
+                exceptionTEID = (address & ~0xFFF) | (kind == .store ? DATBits.teidStore : DATBits.teidFetch)
+                throw .program(.protection)
+            }
+        }
         return storage.base + Int(absolute)
     }
 

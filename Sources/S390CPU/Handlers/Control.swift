@@ -1,7 +1,5 @@
 // Control instructions (PoP chapter 10): PSW, control registers, prefix, identity, clocks,
 // protection keys, translation. SERVC, SIGP and DIAG intercept to the machine (elsewhere).
-// The storage-key instructions (ISKE, SSKE, RRBE, IVSK) wait for a `storageKeys` property
-// (see StorageKeys in DAT.swift); their logic lives there.
 
 
 extension CPU {
@@ -75,6 +73,7 @@ extension CPU {
         }
         // CR0, CR1, CR7, CR13: translation controls and address-space designations.
         if changed & (1 << 0 | 1 << 1 | 1 << 7 | 1 << 13) != 0 { invalidateTranslations() }
+        if changed & 1 != 0 { refreshAccessChecks() }
         // Interruption subclass masks may have changed.
         interruptions.requestAttention()
         endBlock = true
@@ -273,10 +272,42 @@ extension CPU {
         } else {
             storeAllowed = !isLowAddressProtected(operand, asce: nil)
         }
-        if realToAbsolute(real) >= storage.size { throw .program(.addressing) }
-        // Key-controlled protection joins here once storage keys exist (StorageKeys.protectionCondition
-        // with the access key in bits 56-59 of the second-operand address).
-        cc = storeAllowed ? 0 : 1
+        let absolute = realToAbsolute(real)
+        if absolute >= storage.size { throw .program(.addressing) }
+        // The access key is bits 56-59 of the second-operand address.
+        let accessKey = UInt8(truncatingIfNeeded: effectiveAddress(base: i.b2, displacement: i.d2) >> 4) & 0xF
+        let keyCondition = storageKeys.protectionCondition(absolute: absolute, accessKey: accessKey,
+                                                           effectiveAddress: operand, cr0: cr[0])
+        cc = keyCondition == 2 ? 2 : (keyCondition == 1 || !storeAllowed ? 1 : 0)
+    }
+
+    // MARK: Storage keys
+
+    /// The absolute frame address for the real address in R2 (ISKE, SSKE, RRBE).
+    @inline(__always) private func keyFrame(_ r2: Int) throws(CPUException) -> UInt64 {
+        let absolute = realToAbsolute(gpr[r2] & addressMask)
+        if absolute >= storage.size { throw .program(.addressing) }
+        return absolute
+    }
+
+    func iske(_ i: RRE) throws(CPUException) {
+        let key = storageKeys.key(absolute: try keyFrame(i.r2))
+        gpr[i.r1] = (gpr[i.r1] & ~0xFF) | UInt64(key)
+    }
+    func sske(_ i: RRF) throws(CPUException) {
+        // No conditional-SSKE facility (fac 10) is offered, so M3 is ignored.
+        storageKeys.setKey(absolute: try keyFrame(i.r2), UInt8(truncatingIfNeeded: gpr[i.r1]))
+        invalidateTranslationsEverywhere()
+    }
+    func rrbe(_ i: RRE) throws(CPUException) { cc = storageKeys.resetReference(absolute: try keyFrame(i.r2)) }
+    func ivsk(_ i: RRE) throws(CPUException) {
+        if !dat { throw .program(.specialOperation) }
+        // In problem state the extraction-authority control (CR0 bit 36) must be one.
+        if problemState && cr[0] & 0x0800_0000 == 0 { throw .program(.privilegedOperation) }
+        let real = try translate(gpr[i.r2] & addressMask, .fetch)
+        let absolute = realToAbsolute(real)
+        if absolute >= storage.size { throw .program(.addressing) }
+        gpr[i.r1] = (gpr[i.r1] & ~0xFF) | UInt64(storageKeys.key(absolute: absolute) & 0xF8)
     }
 
     // MARK: Translation
@@ -294,7 +325,7 @@ extension CPU {
     func ipte(_ i: RRF) throws(CPUException) {
         let entry = (gpr[i.r1] & DATBits.pageTableOrigin) &+ ((gpr[i.r2] >> 12) & 0xFF) &* 8
         try setEntryInvalid(entry, bit: DATBits.pageInvalid)
-        invalidateTranslations()
+        invalidateTranslationsEverywhere()
     }
 
     func idte(_ i: RRF) throws(CPUException) {
@@ -308,7 +339,7 @@ extension CPU {
                 try setEntryInvalid(table &+ ((index &+ n) & 0x7FF) &* 8, bit: DATBits.invalid)
             }
         }
-        invalidateTranslations()
+        invalidateTranslationsEverywhere()
     }
 
     /// LRA/LRAG: translate regardless of the DAT bit; CC 0 real address, 1 segment entry
