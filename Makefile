@@ -22,7 +22,7 @@ RT_START := $(RT_OUT)/start.o
 RT_LIB	:= $(RT_OUT)/libruntime.a
 RT_OBJS	:= $(patsubst $(RT_DIR)/%.c,$(RT_OUT)/%.o,$(wildcard $(RT_DIR)/*.c))
 
-GUESTS	:= hello cpu-selftest smp timers sieve
+GUESTS	:= hello cpu-selftest smp timers sieve sclp-checks diag308 sigp-checks
 # cpu-selftest once more with -march=zEC12, so the zEC12-level instructions are covered.
 ELFS	:= $(GUESTS:%=$(G_OUT)/%.elf) $(G_OUT)/cpu-selftest-zec12.elf
 

@@ -34,9 +34,12 @@ enum DiagnoseAction: Equatable {
 
 /// The IPL parameter block store of one machine (DIAG 308 subcodes 5 and 6).
 final class IPLParameters: @unchecked Sendable {
-    /// Smallest and largest IPL parameter block QEMU accepts (S390_IPLB_MIN_CCW_LEN, 4 KiB).
-    static let minimumLength = 200
+    /// The largest IPL parameter block (QEMU's sizeof(IplParameterBlock)).
     static let maximumLength = 4096
+    /// Offset of the parameter-block type, and the minimum lengths of the types a
+    /// non-protected machine accepts (QEMU's iplb_valid: FCP and CCW).
+    static let blockTypeOffset = 12
+    static let minimumLength: [UInt8: Int] = [0: 384, 2: 200]   // FCP, CCW
     private(set) var block: [UInt8]?
 
     /// Handles DIAG 308 for `vcpu` with R1/R3 from the intercepted instruction.
@@ -69,11 +72,14 @@ final class IPLParameters: @unchecked Sendable {
         }
     }
 
-    /// Validates and keeps the block at `address` (length in its first word, as QEMU's iplb_valid_len).
+    /// Validates and keeps the block at `address`: its length (first word) at most 4 KiB, and a
+    /// known block type with at least that type's length (QEMU's iplb_valid_len, iplb_valid).
+    /// An invalid block leaves the stored one as it was.
     private func store(from vm: VirtualMachine, address: UInt64) -> UInt64 {
-        guard let header = try? vm.readAbsolute(address, count: 4) else { return IPLResponse.invalid }
+        guard let header = try? vm.readAbsolute(address, count: IPLParameters.blockTypeOffset + 1) else { return IPLResponse.invalid }
         let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
-        guard (IPLParameters.minimumLength...IPLParameters.maximumLength).contains(length),
+        guard length <= IPLParameters.maximumLength,
+              let minimum = IPLParameters.minimumLength[header[IPLParameters.blockTypeOffset]], length >= minimum,
               let bytes = try? vm.readAbsolute(address, count: length) else { return IPLResponse.invalid }
         block = bytes
         return IPLResponse.ok

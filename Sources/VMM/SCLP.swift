@@ -23,7 +23,6 @@ enum SCLPResponse {
     static let insufficientLength: UInt16 = 0x0300
     static let invalidFunction: UInt16 = 0x40F0
     static let noEvents: UInt16 = 0x60F0
-    static let inconsistentLengths: UInt16 = 0x72F0
     static let eventBufferSyntaxError: UInt16 = 0x73F0
     static let invalidMaskLength: UInt16 = 0x74F0
 }
@@ -83,7 +82,9 @@ final class ServiceProcessor: @unchecked Sendable {
         case SCLPCommand.readCPUInfo: readCPUInfo(&sccb)
         case SCLPCommand.writeEventMask: writeEventMask(&sccb)
         case SCLPCommand.writeEventData: writeEventData(&sccb)
-        case SCLPCommand.readEventData: setResponse(&sccb, SCLPResponse.noEvents)
+        case SCLPCommand.readEventData:
+            // QEMU wants exactly one 4 KiB SCCB for reads; no console input is wired.
+            setResponse(&sccb, sccb.get16(0) == 4096 ? SCLPResponse.noEvents : SCLPResponse.insufficientLength)
         default: setResponse(&sccb, SCLPResponse.invalidCommand)
         }
     }
@@ -127,20 +128,26 @@ final class ServiceProcessor: @unchecked Sendable {
         setResponse(&sccb, SCLPResponse.normalRead)
     }
 
-    /// WRITE EVENT MASK: remember what the guest sends; report what we accept and send.
+    /// Longest event mask QEMU accepts (SCLP_EVENT_MASK_LEN_MAX).
+    static let maximumMaskLength = 1021
+
+    /// WRITE EVENT MASK: remember what the guest sends; report what we accept and send. Masks
+    /// longer than 4 bytes carry event types beyond 32, none of which exist here.
     private func writeEventMask(_ sccb: inout [UInt8]) {
         guard sccb.count >= 12 else { return setResponse(&sccb, SCLPResponse.insufficientLength) }
         let maskLength = Int(sccb.get16(10))
-        guard (1...4).contains(maskLength), sccb.count >= 12 + 4 * maskLength else {
+        guard (1...ServiceProcessor.maximumMaskLength).contains(maskLength), sccb.count >= 12 + 4 * maskLength else {
             return setResponse(&sccb, SCLPResponse.invalidMaskLength)
         }
         func mask(_ index: Int) -> UInt32 {
             var value: UInt32 = 0
-            for byte in 0..<maskLength { value |= UInt32(sccb[12 + index * maskLength + byte]) << (24 - 8 * UInt32(byte)) }
+            for byte in 0..<min(maskLength, 4) { value |= UInt32(sccb[12 + index * maskLength + byte]) << (24 - 8 * UInt32(byte)) }
             return value
         }
         func setMask(_ index: Int, _ value: UInt32) {
-            for byte in 0..<maskLength { sccb[12 + index * maskLength + byte] = UInt8(truncatingIfNeeded: value >> (24 - 8 * UInt32(byte))) }
+            for byte in 0..<maskLength {
+                sccb[12 + index * maskLength + byte] = byte < 4 ? UInt8(truncatingIfNeeded: value >> (24 - 8 * UInt32(byte))) : 0
+            }
         }
         guestSendMask = mask(1)
         setMask(2, SCLPEventType.mask(SCLPEventType.vt220))                                   // we send
@@ -156,9 +163,9 @@ final class ServiceProcessor: @unchecked Sendable {
         var offset = 8
         var buffers: [(offset: Int, length: Int, type: UInt8)] = []
         while offset < total {
-            guard offset + 6 <= total else { return setResponse(&sccb, SCLPResponse.eventBufferSyntaxError) }
-            let length = Int(sccb.get16(offset))
-            guard length >= 6, offset + length <= total else { return setResponse(&sccb, SCLPResponse.inconsistentLengths) }
+            // QEMU reports every malformed buffer length as a syntax error.
+            let length = offset + 6 <= total ? Int(sccb.get16(offset)) : 0
+            guard length >= 6, offset + length <= total else { return setResponse(&sccb, SCLPResponse.eventBufferSyntaxError) }
             buffers.append((offset, length, sccb[offset + 2]))
             offset += length
         }

@@ -23,6 +23,14 @@ struct GuestBootTests {
         Case(guest: "smp", cpus: 4, append: nil, expected: ["cpu 3 online", "PASS: cpu 3: stopped by SIGP STOP, SENSE agrees", "smp: 0 failure(s)"]),
         Case(guest: "timers", cpus: 1, append: nil, expected: ["PASS: round 1: codes 0x1004 then 0x1005", "timers: 0 failure(s)"]),
         Case(guest: "sieve", cpus: 1, append: "iterations=2", expected: ["primes: 78498", "checksum: 0x2f363d8a86ed8e73"]),
+        Case(guest: "sclp-checks", cpus: 1, append: nil, expected: ["PASS: SERVC, SCCB at 1 GiB (beyond storage): program interruption 0x05 (expected 0x05)",
+                                                                    "sclp-checks: 128 MiB, 1 CPU(s), CPU entries at 128", "sclp-checks: 0 failure(s)"]),
+        Case(guest: "sclp-checks", cpus: 2, append: nil, expected: ["sclp-checks: 128 MiB, 2 CPU(s), CPU entries at 128", "sclp-checks: 0 failure(s)"]),
+        Case(guest: "diag308", cpus: 1, append: nil, expected: ["PASS: subcode 1: resumed at the PSW stored at absolute 0",
+                                                                "PASS: subcode 0: r3 zeroed by the clear reset = 0x0", "diag308: 0 failure(s)"]),
+        Case(guest: "sigp-checks", cpus: 1, append: nil, expected: ["sigp-checks: checks on CPU 1 need 2 CPUs, skipped", "sigp-checks: 0 failure(s)"]),
+        Case(guest: "sigp-checks", cpus: 2, append: nil, expected: ["PASS: CPU 1: code 0x1201, source CPU address (0x84) 0 (expected 0x1201, 0)",
+                                                                    "PASS: after the reset: stored CR14 = 0xc2000000", "sigp-checks: 0 failure(s)"]),
     ]
 
     static func imagePath(_ guest: String) -> String { repository.appending(path: "Guests/build/\(guest).elf").path }
