@@ -95,79 +95,79 @@ extension CPU {
 
     // MARK: ADD
 
-    func ar(_ i: RR) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(signedLow32(i.r2))) }
-    func agr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(signed64(i.r2))) }
-    func agfr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(Int64(signedLow32(i.r2)))) }
-    func a(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
-    func ay(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
-    func ag(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(loadSigned64(at: operand2Address(i)))) }
-    func agf(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(Int64(loadSigned32(at: operand2Address(i))))) }
-    func ah(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
-    func ahy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
-    func ahi(_ i: RI) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
-    func aghi(_ i: RI) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(i.i2)) }
-    func afi(_ i: RIL) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
-    func agfi(_ i: RIL) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(i.i2)) }
-    func ark(_ i: RRF) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r2).addingReportingOverflow(signedLow32(i.r3))) }
-    func agrk(_ i: RRF) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r2).addingReportingOverflow(signed64(i.r3))) }
-    func ahik(_ i: RIEd) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r3).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
-    func aghik(_ i: RIEd) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r3).addingReportingOverflow(i.i2)) }
-    func asi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd32(at: operand1Address(i), arithSIYImmediate32(i)), arithSIYImmediate32(i), logical: false) }
-    func agsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd64(at: operand1Address(i), arithSIYImmediate64(i)), arithSIYImmediate64(i), logical: false) }
+    @inline(__always) func ar(_ i: RR) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(signedLow32(i.r2))) }
+    @inline(__always) func agr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(signed64(i.r2))) }
+    @inline(__always) func agfr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(Int64(signedLow32(i.r2)))) }
+    @inline(__always) func a(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
+    @inline(__always) func ay(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
+    @inline(__always) func ag(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(loadSigned64(at: operand2Address(i)))) }
+    @inline(__always) func agf(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(Int64(loadSigned32(at: operand2Address(i))))) }
+    @inline(__always) func ah(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
+    @inline(__always) func ahy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
+    @inline(__always) func ahi(_ i: RI) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
+    @inline(__always) func aghi(_ i: RI) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(i.i2)) }
+    @inline(__always) func afi(_ i: RIL) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
+    @inline(__always) func agfi(_ i: RIL) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).addingReportingOverflow(i.i2)) }
+    @inline(__always) func ark(_ i: RRF) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r2).addingReportingOverflow(signedLow32(i.r3))) }
+    @inline(__always) func agrk(_ i: RRF) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r2).addingReportingOverflow(signed64(i.r3))) }
+    @inline(__always) func ahik(_ i: RIEd) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r3).addingReportingOverflow(Int32(truncatingIfNeeded: i.i2))) }
+    @inline(__always) func aghik(_ i: RIEd) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r3).addingReportingOverflow(i.i2)) }
+    @inline(__always) func asi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd32(at: operand1Address(i), arithSIYImmediate32(i)), arithSIYImmediate32(i), logical: false) }
+    @inline(__always) func agsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd64(at: operand1Address(i), arithSIYImmediate64(i)), arithSIYImmediate64(i), logical: false) }
 
     // MARK: ADD LOGICAL (with signed immediate, with carry)
 
-    func alr(_ i: RR) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), gprLow32(i.r2), carry: 0)) }
-    func algr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], gpr[i.r2], carry: 0)) }
-    func algfr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], UInt64(gprLow32(i.r2)), carry: 0)) }
-    func al(_ i: RX) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), try load32(operand2Address(i)), carry: 0)) }
-    func aly(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), try load32(operand2Address(i)), carry: 0)) }
-    func alg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], try load64(operand2Address(i)), carry: 0)) }
-    func algf(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], UInt64(try load32(operand2Address(i))), carry: 0)) }
-    func alfi(_ i: RIL) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), UInt32(i.u2), carry: 0)) }
-    func algfi(_ i: RIL) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], i.u2, carry: 0)) }
-    func alrk(_ i: RRF) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r2), gprLow32(i.r3), carry: 0)) }
-    func algrk(_ i: RRF) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r2], gpr[i.r3], carry: 0)) }
-    func alhsik(_ i: RIEd) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r3), UInt32(truncatingIfNeeded: i.i2), carry: 0)) }
-    func alghsik(_ i: RIEd) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r3], UInt64(bitPattern: i.i2), carry: 0)) }
-    func alsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd32(at: operand1Address(i), arithSIYImmediate32(i)), arithSIYImmediate32(i), logical: true) }
-    func algsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd64(at: operand1Address(i), arithSIYImmediate64(i)), arithSIYImmediate64(i), logical: true) }
-    func alcr(_ i: RRE) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), gprLow32(i.r2), carry: arithCarryIn)) }
-    func alcgr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], gpr[i.r2], carry: arithCarryIn)) }
-    func alc(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), try load32(operand2Address(i)), carry: arithCarryIn)) }
-    func alcg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], try load64(operand2Address(i)), carry: arithCarryIn)) }
+    @inline(__always) func alr(_ i: RR) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), gprLow32(i.r2), carry: 0)) }
+    @inline(__always) func algr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], gpr[i.r2], carry: 0)) }
+    @inline(__always) func algfr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], UInt64(gprLow32(i.r2)), carry: 0)) }
+    @inline(__always) func al(_ i: RX) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), try load32(operand2Address(i)), carry: 0)) }
+    @inline(__always) func aly(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), try load32(operand2Address(i)), carry: 0)) }
+    @inline(__always) func alg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], try load64(operand2Address(i)), carry: 0)) }
+    @inline(__always) func algf(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], UInt64(try load32(operand2Address(i))), carry: 0)) }
+    @inline(__always) func alfi(_ i: RIL) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), UInt32(i.u2), carry: 0)) }
+    @inline(__always) func algfi(_ i: RIL) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], i.u2, carry: 0)) }
+    @inline(__always) func alrk(_ i: RRF) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r2), gprLow32(i.r3), carry: 0)) }
+    @inline(__always) func algrk(_ i: RRF) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r2], gpr[i.r3], carry: 0)) }
+    @inline(__always) func alhsik(_ i: RIEd) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r3), UInt32(truncatingIfNeeded: i.i2), carry: 0)) }
+    @inline(__always) func alghsik(_ i: RIEd) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r3], UInt64(bitPattern: i.i2), carry: 0)) }
+    @inline(__always) func alsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd32(at: operand1Address(i), arithSIYImmediate32(i)), arithSIYImmediate32(i), logical: true) }
+    @inline(__always) func algsi(_ i: SIY) throws(CPUException) { try arithStorageAddCC(arithInterlockedAdd64(at: operand1Address(i), arithSIYImmediate64(i)), arithSIYImmediate64(i), logical: true) }
+    @inline(__always) func alcr(_ i: RRE) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), gprLow32(i.r2), carry: arithCarryIn)) }
+    @inline(__always) func alcgr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], gpr[i.r2], carry: arithCarryIn)) }
+    @inline(__always) func alc(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), try load32(operand2Address(i)), carry: arithCarryIn)) }
+    @inline(__always) func alcg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], try load64(operand2Address(i)), carry: arithCarryIn)) }
 
     // MARK: SUBTRACT
 
-    func sr(_ i: RR) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(signedLow32(i.r2))) }
-    func sgr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(signed64(i.r2))) }
-    func sgfr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(Int64(signedLow32(i.r2)))) }
-    func s(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
-    func sy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
-    func sg(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(loadSigned64(at: operand2Address(i)))) }
-    func sgf(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(Int64(loadSigned32(at: operand2Address(i))))) }
-    func sh(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
-    func shy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
-    func srk(_ i: RRF) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r2).subtractingReportingOverflow(signedLow32(i.r3))) }
-    func sgrk(_ i: RRF) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r2).subtractingReportingOverflow(signed64(i.r3))) }
+    @inline(__always) func sr(_ i: RR) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(signedLow32(i.r2))) }
+    @inline(__always) func sgr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(signed64(i.r2))) }
+    @inline(__always) func sgfr(_ i: RRE) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(Int64(signedLow32(i.r2)))) }
+    @inline(__always) func s(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
+    @inline(__always) func sy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned32(at: operand2Address(i)))) }
+    @inline(__always) func sg(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(loadSigned64(at: operand2Address(i)))) }
+    @inline(__always) func sgf(_ i: RXY) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r1).subtractingReportingOverflow(Int64(loadSigned32(at: operand2Address(i))))) }
+    @inline(__always) func sh(_ i: RX) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
+    @inline(__always) func shy(_ i: RXY) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r1).subtractingReportingOverflow(loadSigned16(at: operand2Address(i)))) }
+    @inline(__always) func srk(_ i: RRF) throws(CPUException) { try arithSigned32(i.r1, signedLow32(i.r2).subtractingReportingOverflow(signedLow32(i.r3))) }
+    @inline(__always) func sgrk(_ i: RRF) throws(CPUException) { try arithSigned64(i.r1, signed64(i.r2).subtractingReportingOverflow(signed64(i.r3))) }
 
     // MARK: SUBTRACT LOGICAL (with borrow): a + ~b + (no borrow ? 1 : 0)
 
-    func slr(_ i: RR) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~gprLow32(i.r2), carry: 1)) }
-    func slgr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~gpr[i.r2], carry: 1)) }
-    func slgfr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~UInt64(gprLow32(i.r2)), carry: 1)) }
-    func sl(_ i: RX) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~(try load32(operand2Address(i))), carry: 1)) }
-    func sly(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~(try load32(operand2Address(i))), carry: 1)) }
-    func slg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~(try load64(operand2Address(i))), carry: 1)) }
-    func slgf(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~UInt64(try load32(operand2Address(i))), carry: 1)) }
-    func slfi(_ i: RIL) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~UInt32(i.u2), carry: 1)) }
-    func slgfi(_ i: RIL) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~i.u2, carry: 1)) }
-    func slrk(_ i: RRF) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r2), ~gprLow32(i.r3), carry: 1)) }
-    func slgrk(_ i: RRF) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r2], ~gpr[i.r3], carry: 1)) }
-    func slbr(_ i: RRE) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~gprLow32(i.r2), carry: arithCarryIn)) }
-    func slbgr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~gpr[i.r2], carry: arithCarryIn)) }
-    func slb(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~(try load32(operand2Address(i))), carry: arithCarryIn)) }
-    func slbg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~(try load64(operand2Address(i))), carry: arithCarryIn)) }
+    @inline(__always) func slr(_ i: RR) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~gprLow32(i.r2), carry: 1)) }
+    @inline(__always) func slgr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~gpr[i.r2], carry: 1)) }
+    @inline(__always) func slgfr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~UInt64(gprLow32(i.r2)), carry: 1)) }
+    @inline(__always) func sl(_ i: RX) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~(try load32(operand2Address(i))), carry: 1)) }
+    @inline(__always) func sly(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~(try load32(operand2Address(i))), carry: 1)) }
+    @inline(__always) func slg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~(try load64(operand2Address(i))), carry: 1)) }
+    @inline(__always) func slgf(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~UInt64(try load32(operand2Address(i))), carry: 1)) }
+    @inline(__always) func slfi(_ i: RIL) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~UInt32(i.u2), carry: 1)) }
+    @inline(__always) func slgfi(_ i: RIL) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~i.u2, carry: 1)) }
+    @inline(__always) func slrk(_ i: RRF) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r2), ~gprLow32(i.r3), carry: 1)) }
+    @inline(__always) func slgrk(_ i: RRF) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r2], ~gpr[i.r3], carry: 1)) }
+    @inline(__always) func slbr(_ i: RRE) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~gprLow32(i.r2), carry: arithCarryIn)) }
+    @inline(__always) func slbgr(_ i: RRE) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~gpr[i.r2], carry: arithCarryIn)) }
+    @inline(__always) func slb(_ i: RXY) throws(CPUException) { arithLogical32(i.r1, arithAddLogical32(gprLow32(i.r1), ~(try load32(operand2Address(i))), carry: arithCarryIn)) }
+    @inline(__always) func slbg(_ i: RXY) throws(CPUException) { arithLogical64(i.r1, arithAddLogical64(gpr[i.r1], ~(try load64(operand2Address(i))), carry: arithCarryIn)) }
 
     // MARK: MULTIPLY (register pairs: multiplicand in R1+1, product in R1:R1+1)
 
@@ -194,26 +194,26 @@ extension CPU {
     @inline(__always) private func multiplySingle32(_ r1: Int, _ op2: Int32) { setGPRLow32(r1, UInt32(bitPattern: signedLow32(r1) &* op2)) }
     @inline(__always) private func multiplySingle64(_ r1: Int, _ op2: Int64) { gpr[r1] = UInt64(bitPattern: signed64(r1) &* op2) }
 
-    func mr(_ i: RR) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, signedLow32(i.r2)) }
-    func m(_ i: RX) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, try loadSigned32(at: operand2Address(i))) }
-    func mfy(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, try loadSigned32(at: operand2Address(i))) }
-    func mlr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair32(i.r1, gprLow32(i.r2)) }
-    func ml(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair32(i.r1, try load32(operand2Address(i))) }
-    func mlgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair64(i.r1, gpr[i.r2]) }
-    func mlg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair64(i.r1, try load64(operand2Address(i))) }
-    func msr(_ i: RRE) throws(CPUException) { multiplySingle32(i.r1, signedLow32(i.r2)) }
-    func msgr(_ i: RRE) throws(CPUException) { multiplySingle64(i.r1, signed64(i.r2)) }
-    func msgfr(_ i: RRE) throws(CPUException) { multiplySingle64(i.r1, Int64(signedLow32(i.r2))) }
-    func ms(_ i: RX) throws(CPUException) { multiplySingle32(i.r1, try loadSigned32(at: operand2Address(i))) }
-    func msy(_ i: RXY) throws(CPUException) { multiplySingle32(i.r1, try loadSigned32(at: operand2Address(i))) }
-    func msg(_ i: RXY) throws(CPUException) { multiplySingle64(i.r1, try loadSigned64(at: operand2Address(i))) }
-    func msgf(_ i: RXY) throws(CPUException) { multiplySingle64(i.r1, Int64(try loadSigned32(at: operand2Address(i)))) }
-    func msfi(_ i: RIL) throws(CPUException) { multiplySingle32(i.r1, Int32(truncatingIfNeeded: i.i2)) }
-    func msgfi(_ i: RIL) throws(CPUException) { multiplySingle64(i.r1, i.i2) }
-    func mh(_ i: RX) throws(CPUException) { multiplySingle32(i.r1, try loadSigned16(at: operand2Address(i))) }
-    func mhy(_ i: RXY) throws(CPUException) { multiplySingle32(i.r1, try loadSigned16(at: operand2Address(i))) }
-    func mhi(_ i: RI) throws(CPUException) { multiplySingle32(i.r1, Int32(truncatingIfNeeded: i.i2)) }
-    func mghi(_ i: RI) throws(CPUException) { multiplySingle64(i.r1, i.i2) }
+    @inline(__always) func mr(_ i: RR) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, signedLow32(i.r2)) }
+    @inline(__always) func m(_ i: RX) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    @inline(__always) func mfy(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyPair32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    @inline(__always) func mlr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair32(i.r1, gprLow32(i.r2)) }
+    @inline(__always) func ml(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair32(i.r1, try load32(operand2Address(i))) }
+    @inline(__always) func mlgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair64(i.r1, gpr[i.r2]) }
+    @inline(__always) func mlg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); multiplyLogicalPair64(i.r1, try load64(operand2Address(i))) }
+    @inline(__always) func msr(_ i: RRE) throws(CPUException) { multiplySingle32(i.r1, signedLow32(i.r2)) }
+    @inline(__always) func msgr(_ i: RRE) throws(CPUException) { multiplySingle64(i.r1, signed64(i.r2)) }
+    @inline(__always) func msgfr(_ i: RRE) throws(CPUException) { multiplySingle64(i.r1, Int64(signedLow32(i.r2))) }
+    @inline(__always) func ms(_ i: RX) throws(CPUException) { multiplySingle32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    @inline(__always) func msy(_ i: RXY) throws(CPUException) { multiplySingle32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    @inline(__always) func msg(_ i: RXY) throws(CPUException) { multiplySingle64(i.r1, try loadSigned64(at: operand2Address(i))) }
+    @inline(__always) func msgf(_ i: RXY) throws(CPUException) { multiplySingle64(i.r1, Int64(try loadSigned32(at: operand2Address(i)))) }
+    @inline(__always) func msfi(_ i: RIL) throws(CPUException) { multiplySingle32(i.r1, Int32(truncatingIfNeeded: i.i2)) }
+    @inline(__always) func msgfi(_ i: RIL) throws(CPUException) { multiplySingle64(i.r1, i.i2) }
+    @inline(__always) func mh(_ i: RX) throws(CPUException) { multiplySingle32(i.r1, try loadSigned16(at: operand2Address(i))) }
+    @inline(__always) func mhy(_ i: RXY) throws(CPUException) { multiplySingle32(i.r1, try loadSigned16(at: operand2Address(i))) }
+    @inline(__always) func mhi(_ i: RI) throws(CPUException) { multiplySingle32(i.r1, Int32(truncatingIfNeeded: i.i2)) }
+    @inline(__always) func mghi(_ i: RI) throws(CPUException) { multiplySingle64(i.r1, i.i2) }
 
     // MARK: DIVIDE (remainder to R1, quotient to R1+1; fixed-point divide before any change)
 
@@ -254,14 +254,14 @@ extension CPU {
         gpr[r1 + 1] = UInt64(bitPattern: q.partialValue)
     }
 
-    func dr(_ i: RR) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try dividePair32(i.r1, signedLow32(i.r2)) }
-    func d(_ i: RX) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try dividePair32(i.r1, try loadSigned32(at: operand2Address(i))) }
-    func dlr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair32(i.r1, gprLow32(i.r2)) }
-    func dl(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair32(i.r1, try load32(operand2Address(i))) }
-    func dlgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair64(i.r1, gpr[i.r2]) }
-    func dlg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair64(i.r1, try load64(operand2Address(i))) }
-    func dsgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, signed64(i.r2)) }
-    func dsgfr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, Int64(signedLow32(i.r2))) }
-    func dsg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, try loadSigned64(at: operand2Address(i))) }
-    func dsgf(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, Int64(try loadSigned32(at: operand2Address(i)))) }
+    @inline(__always) func dr(_ i: RR) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try dividePair32(i.r1, signedLow32(i.r2)) }
+    @inline(__always) func d(_ i: RX) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try dividePair32(i.r1, try loadSigned32(at: operand2Address(i))) }
+    @inline(__always) func dlr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair32(i.r1, gprLow32(i.r2)) }
+    @inline(__always) func dl(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair32(i.r1, try load32(operand2Address(i))) }
+    @inline(__always) func dlgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair64(i.r1, gpr[i.r2]) }
+    @inline(__always) func dlg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideLogicalPair64(i.r1, try load64(operand2Address(i))) }
+    @inline(__always) func dsgr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, signed64(i.r2)) }
+    @inline(__always) func dsgfr(_ i: RRE) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, Int64(signedLow32(i.r2))) }
+    @inline(__always) func dsg(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, try loadSigned64(at: operand2Address(i))) }
+    @inline(__always) func dsgf(_ i: RXY) throws(CPUException) { try requireEvenArithmeticPair(i.r1); try divideSingle64(i.r1, Int64(try loadSigned32(at: operand2Address(i)))) }
 }

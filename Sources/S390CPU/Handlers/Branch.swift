@@ -21,30 +21,30 @@ extension CPU {
         }
     }
 
-    func bcr(_ i: RR) throws(CPUException) {
+    @inline(__always) func bcr(_ i: RR) throws(CPUException) {
         // BCR 15,0 / 14,0 are serialization points only.
         if i.r2 != 0 && conditionSelected(UInt8(i.r1)) { branch(to: gpr[i.r2]) }
     }
-    func bc(_ i: RX) throws(CPUException) {
+    @inline(__always) func bc(_ i: RX) throws(CPUException) {
         if conditionSelected(UInt8(i.r1)) { branch(to: effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)) }
     }
-    func brc(_ i: RI) throws(CPUException) { if conditionSelected(UInt8(i.r1)) { branch(to: relativeAddress(i.i2)) } }
-    func brcl(_ i: RIL) throws(CPUException) { if conditionSelected(UInt8(i.r1)) { branch(to: relativeAddress(i.i2)) } }
+    @inline(__always) func brc(_ i: RI) throws(CPUException) { if conditionSelected(UInt8(i.r1)) { branch(to: relativeAddress(i.i2)) } }
+    @inline(__always) func brcl(_ i: RIL) throws(CPUException) { if conditionSelected(UInt8(i.r1)) { branch(to: relativeAddress(i.i2)) } }
 
-    func basr(_ i: RR) throws(CPUException) {
+    @inline(__always) func basr(_ i: RR) throws(CPUException) {
         let target = gpr[i.r2]
         linkAddress(into: i.r1)
         if i.r2 != 0 { branch(to: target) }
     }
-    func bas(_ i: RX) throws(CPUException) {
+    @inline(__always) func bas(_ i: RX) throws(CPUException) {
         let target = effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)
         linkAddress(into: i.r1)
         branch(to: target)
     }
-    func balr(_ i: RR) throws(CPUException) { try basr(i) }
-    func bal(_ i: RX) throws(CPUException) { try bas(i) }
-    func bras(_ i: RI) throws(CPUException) { linkAddress(into: i.r1); branch(to: relativeAddress(i.i2)) }
-    func brasl(_ i: RIL) throws(CPUException) { linkAddress(into: i.r1); branch(to: relativeAddress(i.i2)) }
+    @inline(__always) func balr(_ i: RR) throws(CPUException) { try basr(i) }
+    @inline(__always) func bal(_ i: RX) throws(CPUException) { try bas(i) }
+    @inline(__always) func bras(_ i: RI) throws(CPUException) { linkAddress(into: i.r1); branch(to: relativeAddress(i.i2)) }
+    @inline(__always) func brasl(_ i: RIL) throws(CPUException) { linkAddress(into: i.r1); branch(to: relativeAddress(i.i2)) }
 
     /// BRANCH AND SAVE AND SET MODE / BRANCH AND SET MODE: the target register's low bit
     /// selects 64-bit mode, else bit 32 selects 31- versus 24-bit.
@@ -66,12 +66,12 @@ extension CPU {
         default: gpr[r] = (gpr[r] & 0xFFFF_FFFF_0000_0000) | pswAddress
         }
     }
-    func bsm(_ i: RR) throws(CPUException) {
+    @inline(__always) func bsm(_ i: RR) throws(CPUException) {
         let target = gpr[i.r2]
         if i.r1 != 0 { modeLink(into: i.r1) }   // BSM saves only the mode, in the link position
         if i.r2 != 0 { branch(to: setAddressingMode(from: target)) }
     }
-    func bassm(_ i: RR) throws(CPUException) {
+    @inline(__always) func bassm(_ i: RR) throws(CPUException) {
         let target = gpr[i.r2]
         modeLink(into: i.r1)
         if i.r2 != 0 { branch(to: setAddressingMode(from: target)) }
@@ -79,34 +79,34 @@ extension CPU {
 
     // MARK: Branch on count / index
 
-    func bctr(_ i: RR) throws(CPUException) {
+    @inline(__always) func bctr(_ i: RR) throws(CPUException) {
         let target = gpr[i.r2]
         let count = UInt32(truncatingIfNeeded: gpr[i.r1]) &- 1
         gpr[i.r1] = (gpr[i.r1] & 0xFFFF_FFFF_0000_0000) | UInt64(count)
         if count != 0 && i.r2 != 0 { branch(to: target) }
     }
-    func bct(_ i: RX) throws(CPUException) {
+    @inline(__always) func bct(_ i: RX) throws(CPUException) {
         let target = effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)
         let count = UInt32(truncatingIfNeeded: gpr[i.r1]) &- 1
         gpr[i.r1] = (gpr[i.r1] & 0xFFFF_FFFF_0000_0000) | UInt64(count)
         if count != 0 { branch(to: target) }
     }
-    func bctgr(_ i: RRE) throws(CPUException) {
+    @inline(__always) func bctgr(_ i: RRE) throws(CPUException) {
         let target = gpr[i.r2]
         gpr[i.r1] &-= 1
         if gpr[i.r1] != 0 && i.r2 != 0 { branch(to: target) }
     }
-    func bctg(_ i: RXY) throws(CPUException) {
+    @inline(__always) func bctg(_ i: RXY) throws(CPUException) {
         let target = effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)
         gpr[i.r1] &-= 1
         if gpr[i.r1] != 0 { branch(to: target) }
     }
-    func brct(_ i: RI) throws(CPUException) {
+    @inline(__always) func brct(_ i: RI) throws(CPUException) {
         let count = UInt32(truncatingIfNeeded: gpr[i.r1]) &- 1
         gpr[i.r1] = (gpr[i.r1] & 0xFFFF_FFFF_0000_0000) | UInt64(count)
         if count != 0 { branch(to: relativeAddress(i.i2)) }
     }
-    func brctg(_ i: RI) throws(CPUException) {
+    @inline(__always) func brctg(_ i: RI) throws(CPUException) {
         gpr[i.r1] &-= 1
         if gpr[i.r1] != 0 { branch(to: relativeAddress(i.i2)) }
     }
@@ -125,26 +125,26 @@ extension CPU {
         gpr[r1] = UInt64(bitPattern: sum)
         return high ? sum > compare : sum <= compare
     }
-    func bxh(_ i: RS) throws(CPUException) {
+    @inline(__always) func bxh(_ i: RS) throws(CPUException) {
         let target = effectiveAddress(base: i.b2, displacement: i.d2)
         if branchOnIndex32(r1: i.r1, r3: i.r3, high: true) { branch(to: target) }
     }
-    func bxle(_ i: RS) throws(CPUException) {
+    @inline(__always) func bxle(_ i: RS) throws(CPUException) {
         let target = effectiveAddress(base: i.b2, displacement: i.d2)
         if branchOnIndex32(r1: i.r1, r3: i.r3, high: false) { branch(to: target) }
     }
-    func bxhg(_ i: RSY) throws(CPUException) {
+    @inline(__always) func bxhg(_ i: RSY) throws(CPUException) {
         let target = effectiveAddress(base: i.b2, displacement: i.d2)
         if branchOnIndex64(r1: i.r1, r3: i.r3, high: true) { branch(to: target) }
     }
-    func bxleg(_ i: RSY) throws(CPUException) {
+    @inline(__always) func bxleg(_ i: RSY) throws(CPUException) {
         let target = effectiveAddress(base: i.b2, displacement: i.d2)
         if branchOnIndex64(r1: i.r1, r3: i.r3, high: false) { branch(to: target) }
     }
-    func brxh(_ i: RSI) throws(CPUException) { if branchOnIndex32(r1: i.r1, r3: i.r3, high: true) { branch(to: relativeAddress(i.i2)) } }
-    func brxle(_ i: RSI) throws(CPUException) { if branchOnIndex32(r1: i.r1, r3: i.r3, high: false) { branch(to: relativeAddress(i.i2)) } }
-    func brxhg(_ i: RIEe) throws(CPUException) { if branchOnIndex64(r1: i.r1, r3: i.r3, high: true) { branch(to: relativeAddress(i.i2)) } }
-    func brxlg(_ i: RIEe) throws(CPUException) { if branchOnIndex64(r1: i.r1, r3: i.r3, high: false) { branch(to: relativeAddress(i.i2)) } }
+    @inline(__always) func brxh(_ i: RSI) throws(CPUException) { if branchOnIndex32(r1: i.r1, r3: i.r3, high: true) { branch(to: relativeAddress(i.i2)) } }
+    @inline(__always) func brxle(_ i: RSI) throws(CPUException) { if branchOnIndex32(r1: i.r1, r3: i.r3, high: false) { branch(to: relativeAddress(i.i2)) } }
+    @inline(__always) func brxhg(_ i: RIEe) throws(CPUException) { if branchOnIndex64(r1: i.r1, r3: i.r3, high: true) { branch(to: relativeAddress(i.i2)) } }
+    @inline(__always) func brxlg(_ i: RIEe) throws(CPUException) { if branchOnIndex64(r1: i.r1, r3: i.r3, high: false) { branch(to: relativeAddress(i.i2)) } }
 
     // MARK: EXECUTE
 
@@ -169,8 +169,8 @@ extension CPU {
         defer { executing = false; currentInstructionAddress = savedAddress }
         try dispatch(id, raw)
     }
-    func ex(_ i: RX) throws(CPUException) { try execute(targetAddress: operand2Address(i), r1: i.r1) }
-    func exrl(_ i: RIL) throws(CPUException) { try execute(targetAddress: relativeAddress(i.i2), r1: i.r1) }
+    @inline(__always) func ex(_ i: RX) throws(CPUException) { try execute(targetAddress: operand2Address(i), r1: i.r1) }
+    @inline(__always) func exrl(_ i: RIL) throws(CPUException) { try execute(targetAddress: relativeAddress(i.i2), r1: i.r1) }
 
     // MARK: Addressing mode
 
@@ -182,10 +182,10 @@ extension CPU {
         if ba { mask |= PSW.basicAddressing }
         loadPSW(PSW(mask: mask | UInt64(cc) << 44, address: pswAddress))
     }
-    func sam24(_ i: E) throws(CPUException) { try setAddressingMode(ea: false, ba: false) }
-    func sam31(_ i: E) throws(CPUException) { try setAddressingMode(ea: false, ba: true) }
-    func sam64(_ i: E) throws(CPUException) { try setAddressingMode(ea: true, ba: true) }
-    func tam(_ i: E) throws(CPUException) {
+    @inline(__always) func sam24(_ i: E) throws(CPUException) { try setAddressingMode(ea: false, ba: false) }
+    @inline(__always) func sam31(_ i: E) throws(CPUException) { try setAddressingMode(ea: false, ba: true) }
+    @inline(__always) func sam64(_ i: E) throws(CPUException) { try setAddressingMode(ea: true, ba: true) }
+    @inline(__always) func tam(_ i: E) throws(CPUException) {
         switch addressMask {
         case .max: cc = 3
         case 0x7FFF_FFFF: cc = 1

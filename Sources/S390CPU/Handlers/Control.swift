@@ -20,7 +20,7 @@ extension CPU {
     }
 
 
-    func lpsw(_ i: S) throws(CPUException) {
+    @inline(__always) func lpsw(_ i: S) throws(CPUException) {
         let operand = effectiveAddress(base: i.b2, displacement: i.d2)
         try requireAlignment(operand, 8)
         let short = try load64(operand)
@@ -29,7 +29,7 @@ extension CPU {
         try installPSW(PSW(mask: (short & 0xFFFF_FFFF_8000_0000) ^ PSW.fixed12, address: short & 0x7FFF_FFFF))
     }
 
-    func lpswe(_ i: S) throws(CPUException) {
+    @inline(__always) func lpswe(_ i: S) throws(CPUException) {
         let operand = effectiveAddress(base: i.b2, displacement: i.d2)
         try requireAlignment(operand, 8)
         let mask = try load64(operand)
@@ -44,15 +44,15 @@ extension CPU {
     }
     private var systemMask: UInt8 { UInt8(truncatingIfNeeded: pswMask >> 56) }
 
-    func ssm(_ i: S) throws(CPUException) {
+    @inline(__always) func ssm(_ i: S) throws(CPUException) {
         if cr[0] & 0x4000_0000 != 0 { throw .program(.specialOperation) }   // CR0 bit 33: SSM suppression
         try setSystemMask(try load8(effectiveAddress(base: i.b2, displacement: i.d2)))
     }
-    func stnsm(_ i: SI) throws(CPUException) {
+    @inline(__always) func stnsm(_ i: SI) throws(CPUException) {
         try store8(effectiveAddress(base: i.b1, displacement: i.d1), systemMask)
         try setSystemMask(systemMask & i.i2)
     }
-    func stosm(_ i: SI) throws(CPUException) {
+    @inline(__always) func stosm(_ i: SI) throws(CPUException) {
         try store8(effectiveAddress(base: i.b1, displacement: i.d1), systemMask)
         try setSystemMask(systemMask | i.i2)
     }
@@ -88,10 +88,10 @@ extension CPU {
             if wide { try store64(operand, cr[r]) } else { try store32(operand, UInt32(truncatingIfNeeded: cr[r])) }
         }
     }
-    func lctl(_ i: RS) throws(CPUException) { try loadControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: false) }
-    func lctlg(_ i: RSY) throws(CPUException) { try loadControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: true) }
-    func stctl(_ i: RS) throws(CPUException) { try storeControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: false) }
-    func stctg(_ i: RSY) throws(CPUException) { try storeControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: true) }
+    @inline(__always) func lctl(_ i: RS) throws(CPUException) { try loadControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: false) }
+    @inline(__always) func lctlg(_ i: RSY) throws(CPUException) { try loadControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: true) }
+    @inline(__always) func stctl(_ i: RS) throws(CPUException) { try storeControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: false) }
+    @inline(__always) func stctg(_ i: RSY) throws(CPUException) { try storeControl(r1: i.r1, r3: i.r3, address: operand2Address(i), wide: true) }
 
     // MARK: Prefix and identity
 
@@ -102,15 +102,15 @@ extension CPU {
         return operand
     }
 
-    func spx(_ i: S) throws(CPUException) {
+    @inline(__always) func spx(_ i: S) throws(CPUException) {
         let value = UInt64(try load32(try alignedOperand(i, 4))) & 0x7FFF_E000
         if value &+ 0x1FFF >= storage.size { throw .program(.addressing) }
         setPrefix(value)
     }
-    func stpx(_ i: S) throws(CPUException) { try store32(try alignedOperand(i, 4), UInt32(truncatingIfNeeded: prefix)) }
-    func stap(_ i: S) throws(CPUException) { try store16(try alignedOperand(i, 2), address) }
-    func stidp(_ i: S) throws(CPUException) { try store64(try alignedOperand(i, 8), model.cpuID) }
-    func stfl(_ i: S) throws(CPUException) {
+    @inline(__always) func stpx(_ i: S) throws(CPUException) { try store32(try alignedOperand(i, 4), UInt32(truncatingIfNeeded: prefix)) }
+    @inline(__always) func stap(_ i: S) throws(CPUException) { try store16(try alignedOperand(i, 2), address) }
+    @inline(__always) func stidp(_ i: S) throws(CPUException) { try store64(try alignedOperand(i, 8), model.cpuID) }
+    @inline(__always) func stfl(_ i: S) throws(CPUException) {
         var word: UInt32 = 0
         for bit in 0..<32 where model.facilities.contains(bit) { word |= 0x8000_0000 >> UInt32(bit) }
         try storeReal32(Lowcore.facilityList, word)
@@ -118,7 +118,7 @@ extension CPU {
 
     // MARK: STORE SYSTEM INFORMATION (spec 7.8, QEMU's TCG SYSIBs)
 
-    func stsi(_ i: S) throws(CPUException) {
+    @inline(__always) func stsi(_ i: S) throws(CPUException) {
         let r0 = gpr[0], r1 = gpr[1]
         let function = (r0 >> 28) & 0xF
         if function > 3 { cc = 3; return }
@@ -208,35 +208,35 @@ extension CPU {
 
     // MARK: Clocks (spec 7.7)
 
-    func sck(_ i: S) throws(CPUException) {
+    @inline(__always) func sck(_ i: S) throws(CPUException) {
         clock.set(try load64(try alignedOperand(i, 8)))
         cc = 0
         endBlock = true   // the clock comparator may have become pending
     }
-    func sckc(_ i: S) throws(CPUException) {
+    @inline(__always) func sckc(_ i: S) throws(CPUException) {
         clockComparator = try load64(try alignedOperand(i, 8))
         endBlock = true
     }
-    func stckc(_ i: S) throws(CPUException) { try store64(try alignedOperand(i, 8), clockComparator) }
-    func spt(_ i: S) throws(CPUException) {
+    @inline(__always) func stckc(_ i: S) throws(CPUException) { try store64(try alignedOperand(i, 8), clockComparator) }
+    @inline(__always) func spt(_ i: S) throws(CPUException) {
         cpuTimer = try load64(try alignedOperand(i, 8))
         endBlock = true
     }
-    func stpt(_ i: S) throws(CPUException) { try store64(try alignedOperand(i, 8), cpuTimer) }
-    func sckpf(_ i: E) throws(CPUException) {
+    @inline(__always) func stpt(_ i: S) throws(CPUException) { try store64(try alignedOperand(i, 8), cpuTimer) }
+    @inline(__always) func sckpf(_ i: E) throws(CPUException) {
         if gpr[0] & 0xFFFF_0000 != 0 { throw .program(.specification) }
         todProgrammableRegister = UInt32(truncatingIfNeeded: gpr[0] & 0xFFFF)
     }
 
     // MARK: PSW key
 
-    func spka(_ i: S) throws(CPUException) {
+    @inline(__always) func spka(_ i: S) throws(CPUException) {
         let key = (effectiveAddress(base: i.b2, displacement: i.d2) >> 4) & 0xF
         // Problem state: the key must be authorized by the PSW-key mask (CR3 bits 32-47).
         if problemState && cr[3] & (0x8000_0000 >> key) == 0 { throw .program(.privilegedOperation) }
         pswMask = (pswMask & ~PSW.key) | key << 52
     }
-    func ipk(_ i: S) throws(CPUException) {
+    @inline(__always) func ipk(_ i: S) throws(CPUException) {
         // Problem state needs the extraction-authority control (CR0 bit 36).
         if problemState && cr[0] & 0x0800_0000 == 0 { throw .program(.privilegedOperation) }
         gpr[2] = (gpr[2] & ~0xFF) | UInt64(pswKey) << 4
@@ -244,7 +244,7 @@ extension CPU {
 
     // MARK: Storage blocks and protection
 
-    func tb(_ i: RRE) throws(CPUException) {
+    @inline(__always) func tb(_ i: RRE) throws(CPUException) {
         let real = gpr[i.r2] & addressMask & ~0xFFF
         try checkLowAddressProtection(real)
         let block = try realPointer(real)
@@ -252,7 +252,7 @@ extension CPU {
         cc = 0
     }
 
-    func tprot(_ i: SSE) throws(CPUException) {
+    @inline(__always) func tprot(_ i: SSE) throws(CPUException) {
         let operand = effectiveAddress(base: i.b1, displacement: i.d1)
         var real = operand, storeAllowed = true
         if dat {
@@ -290,17 +290,17 @@ extension CPU {
         return absolute
     }
 
-    func iske(_ i: RRE) throws(CPUException) {
+    @inline(__always) func iske(_ i: RRE) throws(CPUException) {
         let key = storageKeys.key(absolute: try keyFrame(i.r2))
         gpr[i.r1] = (gpr[i.r1] & ~0xFF) | UInt64(key)
     }
-    func sske(_ i: RRF) throws(CPUException) {
+    @inline(__always) func sske(_ i: RRF) throws(CPUException) {
         // No conditional-SSKE facility (fac 10) is offered, so M3 is ignored.
         storageKeys.setKey(absolute: try keyFrame(i.r2), UInt8(truncatingIfNeeded: gpr[i.r1]))
         invalidateTranslationsEverywhere()
     }
-    func rrbe(_ i: RRE) throws(CPUException) { cc = storageKeys.resetReference(absolute: try keyFrame(i.r2)) }
-    func ivsk(_ i: RRE) throws(CPUException) {
+    @inline(__always) func rrbe(_ i: RRE) throws(CPUException) { cc = storageKeys.resetReference(absolute: try keyFrame(i.r2)) }
+    @inline(__always) func ivsk(_ i: RRE) throws(CPUException) {
         if !dat { throw .program(.specialOperation) }
         // In problem state the extraction-authority control (CR0 bit 36) must be one.
         if problemState && cr[0] & 0x0800_0000 == 0 { throw .program(.privilegedOperation) }
@@ -312,7 +312,7 @@ extension CPU {
 
     // MARK: Translation
 
-    func ptlb(_ i: S) throws(CPUException) { invalidateTranslations() }
+    @inline(__always) func ptlb(_ i: S) throws(CPUException) { invalidateTranslations() }
 
     /// Sets the I bit of the table entry at absolute `entry` (IPTE, IDTE).
     @inline(__always) private func setEntryInvalid(_ entry: UInt64, bit: UInt64) throws(CPUException) {
@@ -322,13 +322,13 @@ extension CPU {
         pointer.storeBytes(of: (value | bit).bigEndian, as: UInt64.self)
     }
 
-    func ipte(_ i: RRF) throws(CPUException) {
+    @inline(__always) func ipte(_ i: RRF) throws(CPUException) {
         let entry = (gpr[i.r1] & DATBits.pageTableOrigin) &+ ((gpr[i.r2] >> 12) & 0xFF) &* 8
         try setEntryInvalid(entry, bit: DATBits.pageInvalid)
         invalidateTranslationsEverywhere()
     }
 
-    func idte(_ i: RRF) throws(CPUException) {
+    @inline(__always) func idte(_ i: RRF) throws(CPUException) {
         let r1 = gpr[i.r1], r2 = gpr[i.r2]
         if r2 & 0xFF000 != 0 { throw .program(.specification) }   // bits 44-51
         if r2 & 0x800 == 0 {
@@ -369,14 +369,14 @@ extension CPU {
         }
         cc = condition
     }
-    func lra(_ i: RX) throws(CPUException) {
+    @inline(__always) func lra(_ i: RX) throws(CPUException) {
         try loadRealAddress(r1: i.r1, operand: effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2), wide: false)
     }
-    func lrag(_ i: RXY) throws(CPUException) {
+    @inline(__always) func lrag(_ i: RXY) throws(CPUException) {
         try loadRealAddress(r1: i.r1, operand: effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2), wide: true)
     }
 
-    func sacf(_ i: S) throws(CPUException) {
+    @inline(__always) func sacf(_ i: S) throws(CPUException) {
         let mode = (effectiveAddress(base: i.b2, displacement: i.d2) >> 8) & 0xF
         let space: UInt64
         switch mode {
@@ -397,10 +397,10 @@ extension CPU {
         endBlock = true
     }
 
-    func palb(_ i: RRE) throws(CPUException) {}
+    @inline(__always) func palb(_ i: RRE) throws(CPUException) {}
 
     /// EXTRACT CPU ATTRIBUTE: no cache information, as QEMU (-1 for every attribute).
-    func ecag(_ i: RSY) throws(CPUException) { gpr[i.r1] = .max }
+    @inline(__always) func ecag(_ i: RSY) throws(CPUException) { gpr[i.r1] = .max }
 
     // MARK: Real-storage access
 
@@ -409,17 +409,17 @@ extension CPU {
         try requireAlignment(real, size)
         return real
     }
-    func lura(_ i: RRE) throws(CPUException) {
+    @inline(__always) func lura(_ i: RRE) throws(CPUException) {
         let value = UInt32(bigEndian: try realPointer(try realOperand(i.r2, 4)).loadUnaligned(as: UInt32.self))
         gpr[i.r1] = (gpr[i.r1] & 0xFFFF_FFFF_0000_0000) | UInt64(value)
     }
-    func lurag(_ i: RRE) throws(CPUException) { gpr[i.r1] = try loadReal64(try realOperand(i.r2, 8)) }
-    func stura(_ i: RRE) throws(CPUException) {
+    @inline(__always) func lurag(_ i: RRE) throws(CPUException) { gpr[i.r1] = try loadReal64(try realOperand(i.r2, 8)) }
+    @inline(__always) func stura(_ i: RRE) throws(CPUException) {
         let real = try realOperand(i.r2, 4)
         try checkLowAddressProtection(real)
         try storeReal32(real, UInt32(truncatingIfNeeded: gpr[i.r1]))
     }
-    func sturg(_ i: RRE) throws(CPUException) {
+    @inline(__always) func sturg(_ i: RRE) throws(CPUException) {
         let real = try realOperand(i.r2, 8)
         try checkLowAddressProtection(real)
         try storeReal64(real, gpr[i.r1])
@@ -427,7 +427,7 @@ extension CPU {
 
     // MARK: MOVE PAGE
 
-    func mvpg(_ i: RRE) throws(CPUException) {
+    @inline(__always) func mvpg(_ i: RRE) throws(CPUException) {
         let r0 = gpr[0]
         let destinationKey = r0 & 0x800 != 0, sourceKey = r0 & 0x400 != 0, conditionOption = r0 & 0x100 != 0
         if (destinationKey && sourceKey) || r0 & 0xF000 != 0 { throw .program(.specification) }

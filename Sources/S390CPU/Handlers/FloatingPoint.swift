@@ -49,27 +49,27 @@ extension CPU {
         try requireFPR(r1)
         try store32(address, UInt32(truncatingIfNeeded: fpr[r1] >> 32))
     }
-    func ld(_ i: RX) throws(CPUException) { try loadLong(i.r1, operand2Address(i)) }
-    func ldy(_ i: RXY) throws(CPUException) { try loadLong(i.r1, operand2Address(i)) }
-    func le(_ i: RX) throws(CPUException) { try loadShort(i.r1, operand2Address(i)) }
-    func ley(_ i: RXY) throws(CPUException) { try loadShort(i.r1, operand2Address(i)) }
-    func std(_ i: RX) throws(CPUException) { try storeLong(i.r1, operand2Address(i)) }
-    func stdy(_ i: RXY) throws(CPUException) { try storeLong(i.r1, operand2Address(i)) }
-    func ste(_ i: RX) throws(CPUException) { try storeShort(i.r1, operand2Address(i)) }
-    func stey(_ i: RXY) throws(CPUException) { try storeShort(i.r1, operand2Address(i)) }
+    @inline(__always) func ld(_ i: RX) throws(CPUException) { try loadLong(i.r1, operand2Address(i)) }
+    @inline(__always) func ldy(_ i: RXY) throws(CPUException) { try loadLong(i.r1, operand2Address(i)) }
+    @inline(__always) func le(_ i: RX) throws(CPUException) { try loadShort(i.r1, operand2Address(i)) }
+    @inline(__always) func ley(_ i: RXY) throws(CPUException) { try loadShort(i.r1, operand2Address(i)) }
+    @inline(__always) func std(_ i: RX) throws(CPUException) { try storeLong(i.r1, operand2Address(i)) }
+    @inline(__always) func stdy(_ i: RXY) throws(CPUException) { try storeLong(i.r1, operand2Address(i)) }
+    @inline(__always) func ste(_ i: RX) throws(CPUException) { try storeShort(i.r1, operand2Address(i)) }
+    @inline(__always) func stey(_ i: RXY) throws(CPUException) { try storeShort(i.r1, operand2Address(i)) }
 
-    func ldr(_ i: RR) throws(CPUException) {
+    @inline(__always) func ldr(_ i: RR) throws(CPUException) {
         try requireFPR(i.r1); try requireFPR(i.r2)
         fpr[i.r1] = fpr[i.r2]
     }
-    func ler(_ i: RR) throws(CPUException) {
+    @inline(__always) func ler(_ i: RR) throws(CPUException) {
         try requireFPR(i.r1); try requireFPR(i.r2)
         fpr[i.r1] = fpr[i.r2] & 0xFFFF_FFFF_0000_0000 | fpr[i.r1] & 0xFFFF_FFFF
     }
-    func lzdr(_ i: RRE) throws(CPUException) { try requireFPR(i.r1); fpr[i.r1] = 0 }
-    func lzer(_ i: RRE) throws(CPUException) { try requireFPR(i.r1); fpr[i.r1] &= 0xFFFF_FFFF }
-    func ldgr(_ i: RRE) throws(CPUException) { try requireFPR(i.r1); fpr[i.r1] = gpr[i.r2] }
-    func lgdr(_ i: RRE) throws(CPUException) { try requireFPR(i.r2); gpr[i.r1] = fpr[i.r2] }
+    @inline(__always) func lzdr(_ i: RRE) throws(CPUException) { try requireFPR(i.r1); fpr[i.r1] = 0 }
+    @inline(__always) func lzer(_ i: RRE) throws(CPUException) { try requireFPR(i.r1); fpr[i.r1] &= 0xFFFF_FFFF }
+    @inline(__always) func ldgr(_ i: RRE) throws(CPUException) { try requireFPR(i.r1); fpr[i.r1] = gpr[i.r2] }
+    @inline(__always) func lgdr(_ i: RRE) throws(CPUException) { try requireFPR(i.r2); gpr[i.r1] = fpr[i.r2] }
 
     // MARK: Floating-point-control register
 
@@ -78,19 +78,19 @@ extension CPU {
         if _slowPath(value & CPU.fpcReservedBits != 0 || (4...6).contains(value & 7)) { throw .program(.specification) }
         fpc = value
     }
-    func lfpc(_ i: S) throws(CPUException) {
+    @inline(__always) func lfpc(_ i: S) throws(CPUException) {
         try requireBFP()
         try setFPC(try load32(effectiveAddress(base: i.b2, displacement: i.d2)))
     }
-    func stfpc(_ i: S) throws(CPUException) {
+    @inline(__always) func stfpc(_ i: S) throws(CPUException) {
         try requireBFP()
         try store32(effectiveAddress(base: i.b2, displacement: i.d2), fpc)
     }
-    func sfpc(_ i: RRE) throws(CPUException) {
+    @inline(__always) func sfpc(_ i: RRE) throws(CPUException) {
         try requireBFP()
         try setFPC(UInt32(truncatingIfNeeded: gpr[i.r1]))
     }
-    func efpc(_ i: RRE) throws(CPUException) {
+    @inline(__always) func efpc(_ i: RRE) throws(CPUException) {
         try requireBFP()
         gpr[i.r1] = (gpr[i.r1] & 0xFFFF_FFFF_0000_0000) | UInt64(fpc)
     }
@@ -145,22 +145,22 @@ extension CPU {
         if op == .add || op == .subtract { cc = bfpResultCC(result) }
     }
 
-    func cdbr(_ i: RRE) throws(CPUException) { try requireBFP(); try compareBFPLong(i.r1, fpr[i.r2]) }
-    func cdb(_ i: RXE) throws(CPUException) {
+    @inline(__always) func cdbr(_ i: RRE) throws(CPUException) { try requireBFP(); try compareBFPLong(i.r1, fpr[i.r2]) }
+    @inline(__always) func cdb(_ i: RXE) throws(CPUException) {
         try requireBFP()
         try compareBFPLong(i.r1, try load64(effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)))
     }
-    func ddb(_ i: RXE) throws(CPUException) {
+    @inline(__always) func ddb(_ i: RXE) throws(CPUException) {
         try requireBFP()
         try arithmeticLong(i.r1, try load64(effectiveAddress(base: i.b2, index: i.x2, displacement: i.d2)), .divide)
     }
-    func ddbr(_ i: RRE) throws(CPUException) { try requireBFP(); try arithmeticLong(i.r1, fpr[i.r2], .divide) }
-    func adbr(_ i: RRE) throws(CPUException) { try requireBFP(); try arithmeticLong(i.r1, fpr[i.r2], .add) }
-    func sdbr(_ i: RRE) throws(CPUException) { try requireBFP(); try arithmeticLong(i.r1, fpr[i.r2], .subtract) }
-    func mdbr(_ i: RRE) throws(CPUException) { try requireBFP(); try arithmeticLong(i.r1, fpr[i.r2], .multiply) }
+    @inline(__always) func ddbr(_ i: RRE) throws(CPUException) { try requireBFP(); try arithmeticLong(i.r1, fpr[i.r2], .divide) }
+    @inline(__always) func adbr(_ i: RRE) throws(CPUException) { try requireBFP(); try arithmeticLong(i.r1, fpr[i.r2], .add) }
+    @inline(__always) func sdbr(_ i: RRE) throws(CPUException) { try requireBFP(); try arithmeticLong(i.r1, fpr[i.r2], .subtract) }
+    @inline(__always) func mdbr(_ i: RRE) throws(CPUException) { try requireBFP(); try arithmeticLong(i.r1, fpr[i.r2], .multiply) }
 
     /// LOAD AND TEST: an SNaN is invalid and loads quieted.
-    func ltdbr(_ i: RRE) throws(CPUException) {
+    @inline(__always) func ltdbr(_ i: RRE) throws(CPUException) {
         try requireBFP()
         var bits = fpr[i.r2]
         if isSignaling(Double(bitPattern: bits)) {
@@ -171,7 +171,7 @@ extension CPU {
         cc = bfpResultCC(Double(bitPattern: bits))
     }
     /// LOAD COMPLEMENT: the sign bit inverted, NaNs included, no exceptions.
-    func lcdbr(_ i: RRE) throws(CPUException) {
+    @inline(__always) func lcdbr(_ i: RRE) throws(CPUException) {
         try requireBFP()
         let bits = fpr[i.r2] ^ 0x8000_0000_0000_0000
         fpr[i.r1] = bits
@@ -179,11 +179,11 @@ extension CPU {
     }
 
     /// CONVERT FROM FIXED: 32-bit is exact; 64-bit rounds (to nearest, the host's mode).
-    func cdfbr(_ i: RRE) throws(CPUException) {
+    @inline(__always) func cdfbr(_ i: RRE) throws(CPUException) {
         try requireBFP()
         fpr[i.r1] = Double(Int32(truncatingIfNeeded: gpr[i.r2])).bitPattern
     }
-    func cdgbr(_ i: RRE) throws(CPUException) {
+    @inline(__always) func cdgbr(_ i: RRE) throws(CPUException) {
         try requireBFP()
         fpr[i.r1] = Double(Int64(bitPattern: gpr[i.r2])).bitPattern
     }
@@ -227,6 +227,6 @@ extension CPU {
                                : (gpr[i.r1] & 0xFFFF_FFFF_0000_0000) | UInt64(UInt32(truncatingIfNeeded: result))
         cc = value == 0 ? 0 : value < 0 ? 1 : 2
     }
-    func cfdbr(_ i: RRF) throws(CPUException) { try convertToFixed(i, bits: 32) }
-    func cgdbr(_ i: RRF) throws(CPUException) { try convertToFixed(i, bits: 64) }
+    @inline(__always) func cfdbr(_ i: RRF) throws(CPUException) { try convertToFixed(i, bits: 32) }
+    @inline(__always) func cgdbr(_ i: RRF) throws(CPUException) { try convertToFixed(i, bits: 64) }
 }

@@ -34,49 +34,49 @@ extension CPU {
         cc = result == 0 ? 0 : 1
     }
 
-    func nr(_ i: RR) throws(CPUException) { bitwise(.and, i.r1, gprLow32(i.r1), gprLow32(i.r2)) }
-    func ngr(_ i: RRE) throws(CPUException) { bitwise(.and, i.r1, gpr[i.r1], gpr[i.r2]) }
-    func n(_ i: RX) throws(CPUException) { bitwise(.and, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
-    func ny(_ i: RXY) throws(CPUException) { bitwise(.and, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
-    func ng(_ i: RXY) throws(CPUException) { bitwise(.and, i.r1, gpr[i.r1], try load64(operand2Address(i))) }
-    func nrk(_ i: RRF) throws(CPUException) { bitwise(.and, i.r1, gprLow32(i.r2), gprLow32(i.r3)) }
-    func ngrk(_ i: RRF) throws(CPUException) { bitwise(.and, i.r1, gpr[i.r2], gpr[i.r3]) }
-    func ni(_ i: SI) throws(CPUException) { try bitwiseStorage(.and, operand1Address(i), i.i2) }
-    func niy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.and, operand1Address(i), i.i2) }
-    func nihf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 32, width: 32) }
-    func nilf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 0, width: 32) }
-    func nihh(_ i: RI) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 48, width: 16) }
-    func nihl(_ i: RI) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 32, width: 16) }
-    func nilh(_ i: RI) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 16, width: 16) }
-    func nill(_ i: RI) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 0, width: 16) }
+    @inline(__always) func nr(_ i: RR) throws(CPUException) { bitwise(.and, i.r1, gprLow32(i.r1), gprLow32(i.r2)) }
+    @inline(__always) func ngr(_ i: RRE) throws(CPUException) { bitwise(.and, i.r1, gpr[i.r1], gpr[i.r2]) }
+    @inline(__always) func n(_ i: RX) throws(CPUException) { bitwise(.and, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
+    @inline(__always) func ny(_ i: RXY) throws(CPUException) { bitwise(.and, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
+    @inline(__always) func ng(_ i: RXY) throws(CPUException) { bitwise(.and, i.r1, gpr[i.r1], try load64(operand2Address(i))) }
+    @inline(__always) func nrk(_ i: RRF) throws(CPUException) { bitwise(.and, i.r1, gprLow32(i.r2), gprLow32(i.r3)) }
+    @inline(__always) func ngrk(_ i: RRF) throws(CPUException) { bitwise(.and, i.r1, gpr[i.r2], gpr[i.r3]) }
+    @inline(__always) func ni(_ i: SI) throws(CPUException) { try bitwiseStorage(.and, operand1Address(i), i.i2) }
+    @inline(__always) func niy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.and, operand1Address(i), i.i2) }
+    @inline(__always) func nihf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 32, width: 32) }
+    @inline(__always) func nilf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 0, width: 32) }
+    @inline(__always) func nihh(_ i: RI) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 48, width: 16) }
+    @inline(__always) func nihl(_ i: RI) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 32, width: 16) }
+    @inline(__always) func nilh(_ i: RI) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 16, width: 16) }
+    @inline(__always) func nill(_ i: RI) throws(CPUException) { bitwiseImmediate(.and, i.r1, i.u2, shift: 0, width: 16) }
 
-    func or(_ i: RR) throws(CPUException) { bitwise(.or, i.r1, gprLow32(i.r1), gprLow32(i.r2)) }
-    func ogr(_ i: RRE) throws(CPUException) { bitwise(.or, i.r1, gpr[i.r1], gpr[i.r2]) }
-    func o(_ i: RX) throws(CPUException) { bitwise(.or, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
-    func oy(_ i: RXY) throws(CPUException) { bitwise(.or, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
-    func og(_ i: RXY) throws(CPUException) { bitwise(.or, i.r1, gpr[i.r1], try load64(operand2Address(i))) }
-    func ork(_ i: RRF) throws(CPUException) { bitwise(.or, i.r1, gprLow32(i.r2), gprLow32(i.r3)) }
-    func ogrk(_ i: RRF) throws(CPUException) { bitwise(.or, i.r1, gpr[i.r2], gpr[i.r3]) }
-    func oi(_ i: SI) throws(CPUException) { try bitwiseStorage(.or, operand1Address(i), i.i2) }
-    func oiy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.or, operand1Address(i), i.i2) }
-    func oihf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 32, width: 32) }
-    func oilf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 0, width: 32) }
-    func oihh(_ i: RI) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 48, width: 16) }
-    func oihl(_ i: RI) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 32, width: 16) }
-    func oilh(_ i: RI) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 16, width: 16) }
-    func oill(_ i: RI) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 0, width: 16) }
+    @inline(__always) func or(_ i: RR) throws(CPUException) { bitwise(.or, i.r1, gprLow32(i.r1), gprLow32(i.r2)) }
+    @inline(__always) func ogr(_ i: RRE) throws(CPUException) { bitwise(.or, i.r1, gpr[i.r1], gpr[i.r2]) }
+    @inline(__always) func o(_ i: RX) throws(CPUException) { bitwise(.or, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
+    @inline(__always) func oy(_ i: RXY) throws(CPUException) { bitwise(.or, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
+    @inline(__always) func og(_ i: RXY) throws(CPUException) { bitwise(.or, i.r1, gpr[i.r1], try load64(operand2Address(i))) }
+    @inline(__always) func ork(_ i: RRF) throws(CPUException) { bitwise(.or, i.r1, gprLow32(i.r2), gprLow32(i.r3)) }
+    @inline(__always) func ogrk(_ i: RRF) throws(CPUException) { bitwise(.or, i.r1, gpr[i.r2], gpr[i.r3]) }
+    @inline(__always) func oi(_ i: SI) throws(CPUException) { try bitwiseStorage(.or, operand1Address(i), i.i2) }
+    @inline(__always) func oiy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.or, operand1Address(i), i.i2) }
+    @inline(__always) func oihf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 32, width: 32) }
+    @inline(__always) func oilf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 0, width: 32) }
+    @inline(__always) func oihh(_ i: RI) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 48, width: 16) }
+    @inline(__always) func oihl(_ i: RI) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 32, width: 16) }
+    @inline(__always) func oilh(_ i: RI) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 16, width: 16) }
+    @inline(__always) func oill(_ i: RI) throws(CPUException) { bitwiseImmediate(.or, i.r1, i.u2, shift: 0, width: 16) }
 
-    func xr(_ i: RR) throws(CPUException) { bitwise(.xor, i.r1, gprLow32(i.r1), gprLow32(i.r2)) }
-    func xgr(_ i: RRE) throws(CPUException) { bitwise(.xor, i.r1, gpr[i.r1], gpr[i.r2]) }
-    func x(_ i: RX) throws(CPUException) { bitwise(.xor, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
-    func xy(_ i: RXY) throws(CPUException) { bitwise(.xor, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
-    func xg(_ i: RXY) throws(CPUException) { bitwise(.xor, i.r1, gpr[i.r1], try load64(operand2Address(i))) }
-    func xrk(_ i: RRF) throws(CPUException) { bitwise(.xor, i.r1, gprLow32(i.r2), gprLow32(i.r3)) }
-    func xgrk(_ i: RRF) throws(CPUException) { bitwise(.xor, i.r1, gpr[i.r2], gpr[i.r3]) }
-    func xi(_ i: SI) throws(CPUException) { try bitwiseStorage(.xor, operand1Address(i), i.i2) }
-    func xiy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.xor, operand1Address(i), i.i2) }
-    func xihf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.xor, i.r1, i.u2, shift: 32, width: 32) }
-    func xilf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.xor, i.r1, i.u2, shift: 0, width: 32) }
+    @inline(__always) func xr(_ i: RR) throws(CPUException) { bitwise(.xor, i.r1, gprLow32(i.r1), gprLow32(i.r2)) }
+    @inline(__always) func xgr(_ i: RRE) throws(CPUException) { bitwise(.xor, i.r1, gpr[i.r1], gpr[i.r2]) }
+    @inline(__always) func x(_ i: RX) throws(CPUException) { bitwise(.xor, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
+    @inline(__always) func xy(_ i: RXY) throws(CPUException) { bitwise(.xor, i.r1, gprLow32(i.r1), try load32(operand2Address(i))) }
+    @inline(__always) func xg(_ i: RXY) throws(CPUException) { bitwise(.xor, i.r1, gpr[i.r1], try load64(operand2Address(i))) }
+    @inline(__always) func xrk(_ i: RRF) throws(CPUException) { bitwise(.xor, i.r1, gprLow32(i.r2), gprLow32(i.r3)) }
+    @inline(__always) func xgrk(_ i: RRF) throws(CPUException) { bitwise(.xor, i.r1, gpr[i.r2], gpr[i.r3]) }
+    @inline(__always) func xi(_ i: SI) throws(CPUException) { try bitwiseStorage(.xor, operand1Address(i), i.i2) }
+    @inline(__always) func xiy(_ i: SIY) throws(CPUException) { try bitwiseStorage(.xor, operand1Address(i), i.i2) }
+    @inline(__always) func xihf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.xor, i.r1, i.u2, shift: 32, width: 32) }
+    @inline(__always) func xilf(_ i: RIL) throws(CPUException) { bitwiseImmediate(.xor, i.r1, i.u2, shift: 0, width: 32) }
 
     // MARK: TEST UNDER MASK
 
@@ -93,16 +93,16 @@ extension CPU {
             cc = leftmostDecides && value & leftmost != 0 ? 2 : 1
         }
     }
-    func tm(_ i: SI) throws(CPUException) {
+    @inline(__always) func tm(_ i: SI) throws(CPUException) {
         testUnderMask(UInt64(try load8(effectiveAddress(base: i.b1, displacement: i.d1))), UInt64(i.i2), leftmostDecides: false)
     }
-    func tmy(_ i: SIY) throws(CPUException) {
+    @inline(__always) func tmy(_ i: SIY) throws(CPUException) {
         testUnderMask(UInt64(try load8(effectiveAddress(base: i.b1, displacement: i.d1))), UInt64(i.i2), leftmostDecides: false)
     }
-    func tmhh(_ i: RI) throws(CPUException) { testUnderMask((gpr[i.r1] >> 48) & 0xFFFF, i.u2, leftmostDecides: true) }
-    func tmhl(_ i: RI) throws(CPUException) { testUnderMask((gpr[i.r1] >> 32) & 0xFFFF, i.u2, leftmostDecides: true) }
-    func tmlh(_ i: RI) throws(CPUException) { testUnderMask((gpr[i.r1] >> 16) & 0xFFFF, i.u2, leftmostDecides: true) }
-    func tmll(_ i: RI) throws(CPUException) { testUnderMask(gpr[i.r1] & 0xFFFF, i.u2, leftmostDecides: true) }
+    @inline(__always) func tmhh(_ i: RI) throws(CPUException) { testUnderMask((gpr[i.r1] >> 48) & 0xFFFF, i.u2, leftmostDecides: true) }
+    @inline(__always) func tmhl(_ i: RI) throws(CPUException) { testUnderMask((gpr[i.r1] >> 32) & 0xFFFF, i.u2, leftmostDecides: true) }
+    @inline(__always) func tmlh(_ i: RI) throws(CPUException) { testUnderMask((gpr[i.r1] >> 16) & 0xFFFF, i.u2, leftmostDecides: true) }
+    @inline(__always) func tmll(_ i: RI) throws(CPUException) { testUnderMask(gpr[i.r1] & 0xFFFF, i.u2, leftmostDecides: true) }
 
     // MARK: Shifts (amount: the low 6 bits of the second-operand address)
 
@@ -128,18 +128,18 @@ extension CPU {
         setSignCC(result)
     }
 
-    func sll(_ i: RS) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r1) << shiftAmount(i)) }
-    func srl(_ i: RS) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r1) >> shiftAmount(i)) }
-    func sla(_ i: RS) throws(CPUException) { try shiftLeftSingle(i.r1, Int32(bitPattern: gprLow32(i.r1)), shiftAmount(i)) }
-    func sra(_ i: RS) throws(CPUException) { shiftRightSingle(i.r1, Int32(bitPattern: gprLow32(i.r1)), shiftAmount(i)) }
-    func sllg(_ i: RSY) throws(CPUException) { gpr[i.r1] = gpr[i.r3] << shiftAmount(i) }
-    func srlg(_ i: RSY) throws(CPUException) { gpr[i.r1] = gpr[i.r3] >> shiftAmount(i) }
-    func slag(_ i: RSY) throws(CPUException) { try shiftLeftSingle(i.r1, Int64(bitPattern: gpr[i.r3]), shiftAmount(i)) }
-    func srag(_ i: RSY) throws(CPUException) { shiftRightSingle(i.r1, Int64(bitPattern: gpr[i.r3]), shiftAmount(i)) }
-    func sllk(_ i: RSY) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r3) << shiftAmount(i)) }
-    func srlk(_ i: RSY) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r3) >> shiftAmount(i)) }
-    func slak(_ i: RSY) throws(CPUException) { try shiftLeftSingle(i.r1, Int32(bitPattern: gprLow32(i.r3)), shiftAmount(i)) }
-    func srak(_ i: RSY) throws(CPUException) { shiftRightSingle(i.r1, Int32(bitPattern: gprLow32(i.r3)), shiftAmount(i)) }
+    @inline(__always) func sll(_ i: RS) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r1) << shiftAmount(i)) }
+    @inline(__always) func srl(_ i: RS) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r1) >> shiftAmount(i)) }
+    @inline(__always) func sla(_ i: RS) throws(CPUException) { try shiftLeftSingle(i.r1, Int32(bitPattern: gprLow32(i.r1)), shiftAmount(i)) }
+    @inline(__always) func sra(_ i: RS) throws(CPUException) { shiftRightSingle(i.r1, Int32(bitPattern: gprLow32(i.r1)), shiftAmount(i)) }
+    @inline(__always) func sllg(_ i: RSY) throws(CPUException) { gpr[i.r1] = gpr[i.r3] << shiftAmount(i) }
+    @inline(__always) func srlg(_ i: RSY) throws(CPUException) { gpr[i.r1] = gpr[i.r3] >> shiftAmount(i) }
+    @inline(__always) func slag(_ i: RSY) throws(CPUException) { try shiftLeftSingle(i.r1, Int64(bitPattern: gpr[i.r3]), shiftAmount(i)) }
+    @inline(__always) func srag(_ i: RSY) throws(CPUException) { shiftRightSingle(i.r1, Int64(bitPattern: gpr[i.r3]), shiftAmount(i)) }
+    @inline(__always) func sllk(_ i: RSY) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r3) << shiftAmount(i)) }
+    @inline(__always) func srlk(_ i: RSY) throws(CPUException) { setGPRLow32(i.r1, gprLow32(i.r3) >> shiftAmount(i)) }
+    @inline(__always) func slak(_ i: RSY) throws(CPUException) { try shiftLeftSingle(i.r1, Int32(bitPattern: gprLow32(i.r3)), shiftAmount(i)) }
+    @inline(__always) func srak(_ i: RSY) throws(CPUException) { shiftRightSingle(i.r1, Int32(bitPattern: gprLow32(i.r3)), shiftAmount(i)) }
 
     /// The 64-bit value of the even/odd pair R1, R1+1 (bits 32-63 of each); R1 must be even.
     @inline(__always) private func doubleOperand(_ r1: Int) throws(CPUException) -> UInt64 {
@@ -150,14 +150,14 @@ extension CPU {
         setGPRLow32(r1, UInt32(truncatingIfNeeded: v >> 32))
         setGPRLow32(r1 | 1, UInt32(truncatingIfNeeded: v))
     }
-    func sldl(_ i: RS) throws(CPUException) { setDoubleOperand(i.r1, try doubleOperand(i.r1) << shiftAmount(i)) }
-    func srdl(_ i: RS) throws(CPUException) { setDoubleOperand(i.r1, try doubleOperand(i.r1) >> shiftAmount(i)) }
-    func slda(_ i: RS) throws(CPUException) {
+    @inline(__always) func sldl(_ i: RS) throws(CPUException) { setDoubleOperand(i.r1, try doubleOperand(i.r1) << shiftAmount(i)) }
+    @inline(__always) func srdl(_ i: RS) throws(CPUException) { setDoubleOperand(i.r1, try doubleOperand(i.r1) >> shiftAmount(i)) }
+    @inline(__always) func slda(_ i: RS) throws(CPUException) {
         let (result, overflow) = shiftLeftArithmetic(Int64(bitPattern: try doubleOperand(i.r1)), shiftAmount(i))
         setDoubleOperand(i.r1, UInt64(bitPattern: result))
         try setSignedResultCC(result, overflow: overflow)
     }
-    func srda(_ i: RS) throws(CPUException) {
+    @inline(__always) func srda(_ i: RS) throws(CPUException) {
         let result = Int64(bitPattern: try doubleOperand(i.r1)) >> shiftAmount(i)
         setDoubleOperand(i.r1, UInt64(bitPattern: result))
         setSignCC(result)
@@ -165,11 +165,11 @@ extension CPU {
 
     // MARK: Rotates
 
-    func rll(_ i: RSY) throws(CPUException) {
+    @inline(__always) func rll(_ i: RSY) throws(CPUException) {
         let v = gprLow32(i.r3), n = shiftAmount(i) & 31
         setGPRLow32(i.r1, v << n | v >> (32 &- n))
     }
-    func rllg(_ i: RSY) throws(CPUException) {
+    @inline(__always) func rllg(_ i: RSY) throws(CPUException) {
         let v = gpr[i.r3], n = shiftAmount(i)
         gpr[i.r1] = v << n | v >> (64 &- n)
     }
@@ -191,11 +191,11 @@ extension CPU {
         gpr[i.r1] = result
         return result
     }
-    func risbg(_ i: RIEf) throws(CPUException) {
+    @inline(__always) func risbg(_ i: RIEf) throws(CPUException) {
         let result = Int64(bitPattern: rotateThenInsert(i))
         setSignCC(result)
     }
-    func risbgn(_ i: RIEf) throws(CPUException) { _ = rotateThenInsert(i) }
+    @inline(__always) func risbgn(_ i: RIEf) throws(CPUException) { _ = rotateThenInsert(i) }
 
     /// RNSBG/ROSBG/RXSBG: operate on the selected bits only; CC 0 when the selected bits of the
     /// result are zero, else 1; I3 bit 0 makes it a test (R1 unchanged).
@@ -206,15 +206,15 @@ extension CPU {
         if i.i3 & 0x80 == 0 { gpr[i.r1] = (original & ~mask) | selected }
         cc = selected == 0 ? 0 : 1
     }
-    func rnsbg(_ i: RIEf) throws(CPUException) { rotateThenOperate(.and, i) }
-    func rosbg(_ i: RIEf) throws(CPUException) { rotateThenOperate(.or, i) }
-    func rxsbg(_ i: RIEf) throws(CPUException) { rotateThenOperate(.xor, i) }
+    @inline(__always) func rnsbg(_ i: RIEf) throws(CPUException) { rotateThenOperate(.and, i) }
+    @inline(__always) func rosbg(_ i: RIEf) throws(CPUException) { rotateThenOperate(.or, i) }
+    @inline(__always) func rxsbg(_ i: RIEf) throws(CPUException) { rotateThenOperate(.xor, i) }
 
     // MARK: POPULATION COUNT, FIND LEFTMOST ONE
 
     /// Per-byte one-bit counts; with M3 bit 0 and the miscellaneous-instruction-extensions
     /// facility 3 (STFLE bit 61), the total count instead. CC 0 zero, 1 nonzero.
-    func popcnt(_ i: RRF) throws(CPUException) {
+    @inline(__always) func popcnt(_ i: RRF) throws(CPUException) {
         let v = gpr[i.r2]
         if _slowPath(i.m3 & 8 != 0) && model.facilities.contains(61) {
             gpr[i.r1] = UInt64(v.nonzeroBitCount)
@@ -228,7 +228,7 @@ extension CPU {
 
     /// R1 (even) = number of the leftmost one bit of R2 (64 if none); R1+1 = R2 with that bit
     /// cleared. CC 0 no one bit, 2 found.
-    func flogr(_ i: RRE) throws(CPUException) {
+    @inline(__always) func flogr(_ i: RRE) throws(CPUException) {
         if _slowPath(i.r1 & 1 != 0) { throw .program(.specification) }
         let v = gpr[i.r2]
         let position = UInt64(v.leadingZeroBitCount)

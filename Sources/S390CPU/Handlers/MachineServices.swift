@@ -2,7 +2,7 @@
 // instruction intercept (code 4) with the instruction's IPA/IPB, and the host completes them.
 
 extension CPU {
-    func servc(_ i: RRE) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
-    func sigp(_ i: RS) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
-    func diag(_ i: RS) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
+    @inline(__always) func servc(_ i: RRE) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
+    @inline(__always) func sigp(_ i: RS) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
+    @inline(__always) func diag(_ i: RS) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
 }

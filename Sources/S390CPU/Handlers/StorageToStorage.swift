@@ -134,15 +134,15 @@ extension CPU {
         _ = try ssUpdate(op, dst: o.dst, src: o.src, length: o.length)
     }
 
-    func mvc(_ i: SSa) throws(CPUException) { try ssMove(i, .move) }
-    func mvn(_ i: SSa) throws(CPUException) { try ssMove(i, .moveNumerics) }
-    func mvz(_ i: SSa) throws(CPUException) { try ssMove(i, .moveZones) }
-    func xc(_ i: SSa) throws(CPUException) { try ssLogical(i, .xor) }
-    func oc(_ i: SSa) throws(CPUException) { try ssLogical(i, .or) }
-    func nc(_ i: SSa) throws(CPUException) { try ssLogical(i, .and) }
+    @inline(__always) func mvc(_ i: SSa) throws(CPUException) { try ssMove(i, .move) }
+    @inline(__always) func mvn(_ i: SSa) throws(CPUException) { try ssMove(i, .moveNumerics) }
+    @inline(__always) func mvz(_ i: SSa) throws(CPUException) { try ssMove(i, .moveZones) }
+    @inline(__always) func xc(_ i: SSa) throws(CPUException) { try ssLogical(i, .xor) }
+    @inline(__always) func oc(_ i: SSa) throws(CPUException) { try ssLogical(i, .or) }
+    @inline(__always) func nc(_ i: SSa) throws(CPUException) { try ssLogical(i, .and) }
 
     /// COMPARE LOGICAL (character): CC 0 equal, 1 first operand low, 2 high.
-    func clc(_ i: SSa) throws(CPUException) {
+    @inline(__always) func clc(_ i: SSa) throws(CPUException) {
         let o = ssOperands(i)
         if _slowPath(bytesToPageEnd(o.dst) < o.length || bytesToPageEnd(o.src) < o.length) {
             try checkAccess(o.dst, length: o.length, .fetch)
@@ -181,7 +181,7 @@ extension CPU {
     }
 
     /// TRANSLATE: each first-operand byte is replaced by the table byte it indexes.
-    func tr(_ i: SSa) throws(CPUException) {
+    @inline(__always) func tr(_ i: SSa) throws(CPUException) {
         let o = ssOperands(i)
         try checkAccess(o.dst, length: o.length, .store)
         let table = try translationTable(o.src)
@@ -196,7 +196,7 @@ extension CPU {
 
     /// TRANSLATE AND TEST: finds the first byte whose function byte is nonzero; GR1 gets its
     /// address, GR2 bits 56-63 the function byte; CC 0 none, 1 found before the last byte, 2 at it.
-    func trt(_ i: SSa) throws(CPUException) {
+    @inline(__always) func trt(_ i: SSa) throws(CPUException) {
         let o = ssOperands(i)
         try checkAccess(o.dst, length: o.length, .fetch)
         let table = try translationTable(o.src)
@@ -216,7 +216,7 @@ extension CPU {
 
     /// MOVE WITH OFFSET: the second operand goes left of the first operand's rightmost digit,
     /// right to left one byte at a time, zero-extended or truncated on the left.
-    func mvo(_ i: SSb) throws(CPUException) {
+    @inline(__always) func mvo(_ i: SSb) throws(CPUException) {
         let dst = effectiveAddress(base: i.b1, displacement: i.d1), src = effectiveAddress(base: i.b2, displacement: i.d2)
         try checkAccess(src, length: i.l2 &+ 1, .fetch)
         try checkAccess(dst, length: i.l1 &+ 1, .store)
@@ -244,7 +244,7 @@ extension CPU {
 
     /// MOVE LONG: 24-bit lengths in R1+1/R2+1, pad in R2+1 bits 32-39. CC compares the lengths;
     /// CC 3 (nothing moved) on destructive overlap.
-    func mvcl(_ i: RR) throws(CPUException) {
+    @inline(__always) func mvcl(_ i: RR) throws(CPUException) {
         let r1 = i.r1, r2 = i.r2
         if _slowPath((r1 | r2) & 1 != 0) { throw .program(.specification) }
         var dst = gpr[r1] & addressMask, src = gpr[r2] & addressMask
@@ -305,7 +305,7 @@ extension CPU {
     }
 
     /// COMPARE LOGICAL LONG: registers are left at the first unequal byte.
-    func clcl(_ i: RR) throws(CPUException) {
+    @inline(__always) func clcl(_ i: RR) throws(CPUException) {
         let r1 = i.r1, r2 = i.r2
         if _slowPath((r1 | r2) & 1 != 0) { throw .program(.specification) }
         var a = gpr[r1] & addressMask, b = gpr[r2] & addressMask
@@ -322,7 +322,7 @@ extension CPU {
 
     /// MOVE LONG EXTENDED: pad = low byte of the second-operand address; at most one page of
     /// the destination per execution, CC 3 when more remains.
-    func mvcle(_ i: RS) throws(CPUException) {
+    @inline(__always) func mvcle(_ i: RS) throws(CPUException) {
         let r1 = i.r1, r3 = i.r3
         if _slowPath((r1 | r3) & 1 != 0) { throw .program(.specification) }
         let pad = UInt8(truncatingIfNeeded: effectiveAddress(base: i.b2, displacement: i.d2))
@@ -340,7 +340,7 @@ extension CPU {
     }
 
     /// COMPARE LOGICAL LONG EXTENDED: at most 4096 bytes per execution, CC 3 when more remain.
-    func clcle(_ i: RS) throws(CPUException) {
+    @inline(__always) func clcle(_ i: RS) throws(CPUException) {
         let r1 = i.r1, r3 = i.r3
         if _slowPath((r1 | r3) & 1 != 0) { throw .program(.specification) }
         let pad = UInt8(truncatingIfNeeded: effectiveAddress(base: i.b2, displacement: i.d2))
@@ -364,7 +364,7 @@ extension CPU {
 
     /// MOVE STRING: CC 1 with R1 at the moved terminator; CC 3 after a CPU-determined amount
     /// (up to the first page end of either operand), both addresses advanced.
-    func mvst(_ i: RRE) throws(CPUException) {
+    @inline(__always) func mvst(_ i: RRE) throws(CPUException) {
         let terminator = try stringTerminator()
         let dst = gpr[i.r1] & addressMask, src = gpr[i.r2] & addressMask
         let n = Int(min(bytesToPageEnd(dst), bytesToPageEnd(src)))
@@ -386,7 +386,7 @@ extension CPU {
 
     /// COMPARE LOGICAL STRING: CC 0 equal (registers unchanged), 1 first low, 2 first high
     /// (registers at the deciding bytes), 3 after a CPU-determined amount.
-    func clst(_ i: RRE) throws(CPUException) {
+    @inline(__always) func clst(_ i: RRE) throws(CPUException) {
         let terminator = try stringTerminator()
         let a = gpr[i.r1] & addressMask, b = gpr[i.r2] & addressMask
         let n = Int(min(bytesToPageEnd(a), bytesToPageEnd(b)))
@@ -410,7 +410,7 @@ extension CPU {
 
     /// SEARCH STRING: from R2 up to (not including) the end address in R1. CC 1 found (R1 at
     /// the character), 2 not found (registers unchanged), 3 CPU-determined amount (R2 advanced).
-    func srst(_ i: RRE) throws(CPUException) {
+    @inline(__always) func srst(_ i: RRE) throws(CPUException) {
         let character = try stringTerminator()
         let end = gpr[i.r1] & addressMask, start = gpr[i.r2] & addressMask
         let n = bytesToPageEnd(start)
@@ -451,9 +451,9 @@ extension CPU {
         let (exchanged, original) = T.compareExchange(word, expected, replacement)
         if exchanged { cc = 0 } else { cc = 1; setRegister(r1, original) }
     }
-    func cs(_ i: RS) throws(CPUException) { try compareAndSwap(i.r1, i.r3, operand2Address(i), UInt32.self) }
-    func csy(_ i: RSY) throws(CPUException) { try compareAndSwap(i.r1, i.r3, operand2Address(i), UInt32.self) }
-    func csg(_ i: RSY) throws(CPUException) { try compareAndSwap(i.r1, i.r3, operand2Address(i), UInt64.self) }
+    @inline(__always) func cs(_ i: RS) throws(CPUException) { try compareAndSwap(i.r1, i.r3, operand2Address(i), UInt32.self) }
+    @inline(__always) func csy(_ i: RSY) throws(CPUException) { try compareAndSwap(i.r1, i.r3, operand2Address(i), UInt32.self) }
+    @inline(__always) func csg(_ i: RSY) throws(CPUException) { try compareAndSwap(i.r1, i.r3, operand2Address(i), UInt64.self) }
 
     /// COMPARE DOUBLE AND SWAP (CDS/CDSY): even/odd pairs of 32-bit words.
     @inline(__always) private func compareDoubleAndSwap32(_ r1: Int, _ r3: Int, _ address: UInt64) throws(CPUException) {
@@ -469,11 +469,11 @@ extension CPU {
         setRegister(r1, UInt32(truncatingIfNeeded: value >> 32))
         setRegister(r1 + 1, UInt32(truncatingIfNeeded: value))
     }
-    func cds(_ i: RS) throws(CPUException) { try compareDoubleAndSwap32(i.r1, i.r3, operand2Address(i)) }
-    func cdsy(_ i: RSY) throws(CPUException) { try compareDoubleAndSwap32(i.r1, i.r3, operand2Address(i)) }
+    @inline(__always) func cds(_ i: RS) throws(CPUException) { try compareDoubleAndSwap32(i.r1, i.r3, operand2Address(i)) }
+    @inline(__always) func cdsy(_ i: RSY) throws(CPUException) { try compareDoubleAndSwap32(i.r1, i.r3, operand2Address(i)) }
 
     /// COMPARE DOUBLE AND SWAP (64): a 16-byte aligned quadword, swapped with a 128-bit host CAS.
-    func cdsg(_ i: RSY) throws(CPUException) {
+    @inline(__always) func cdsg(_ i: RSY) throws(CPUException) {
         let r1 = i.r1, r3 = i.r3
         if _slowPath((r1 | r3) & 1 != 0) { throw .program(.specification) }
         let word = try atomicOperand(effectiveAddress(base: i.b2, displacement: i.d2), WordPair.self)
@@ -488,7 +488,7 @@ extension CPU {
     }
 
     /// TEST AND SET: CC = leftmost bit of the byte; the byte becomes all ones (interlocked).
-    func ts(_ i: S) throws(CPUException) {
+    @inline(__always) func ts(_ i: S) throws(CPUException) {
         let byte = try hostPointer(effectiveAddress(base: i.b2, displacement: i.d2), .store).assumingMemoryBound(to: Atomic<UInt8>.self)
         cc = byte.pointee.exchange(0xFF, ordering: .sequentiallyConsistent) >> 7
     }
@@ -521,16 +521,16 @@ extension CPU {
             }
         }
     }
-    func laa(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .add) }
-    func laag(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .add) }
-    func laal(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .addLogical) }
-    func laalg(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .addLogical) }
-    func lan(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .and) }
-    func lang(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .and) }
-    func lao(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .or) }
-    func laog(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .or) }
-    func lax(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .xor) }
-    func laxg(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .xor) }
+    @inline(__always) func laa(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .add) }
+    @inline(__always) func laag(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .add) }
+    @inline(__always) func laal(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .addLogical) }
+    @inline(__always) func laalg(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .addLogical) }
+    @inline(__always) func lan(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .and) }
+    @inline(__always) func lang(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .and) }
+    @inline(__always) func lao(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .or) }
+    @inline(__always) func laog(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .or) }
+    @inline(__always) func lax(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt32.self, .xor) }
+    @inline(__always) func laxg(_ i: RSY) throws(CPUException) { try loadAndUpdate(i, UInt64.self, .xor) }
 
     // MARK: MOVE WITH OPTIONAL SPECIFICATIONS
 
@@ -539,7 +539,7 @@ extension CPU {
     /// mask check; the move itself uses the current translation (storage keys and other address
     /// spaces are not modelled yet). At most 4096 bytes per execution, CC 3 if more remain; the
     /// registers are not updated.
-    func mvcos(_ i: SSF) throws(CPUException) {
+    @inline(__always) func mvcos(_ i: SSF) throws(CPUException) {
         if !dat { throw .program(.specialOperation) }
         let oac1 = UInt16(truncatingIfNeeded: gpr[0] >> 16), oac2 = UInt16(truncatingIfNeeded: gpr[0])
         let pswAS = UInt16(truncatingIfNeeded: (pswMask >> 46) & 3)
