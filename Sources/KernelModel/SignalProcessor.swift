@@ -89,9 +89,10 @@ extension VirtualCPU {
             if order == .initialCPUReset { target.cpu.initialCPUReset() } else { target.cpu.cpuReset() }
             return .accepted
         case .setPrefix:
-            guard target.mpState == .stopped else { return .status(SIGPStatus.incorrectState) }
+            // KVM's __sigp_set_prefix validates the address before the target's state.
             let newPrefix = parameter & 0x7FFF_E000
             guard newPrefix + 0x2000 <= vm.memorySize else { return .status(SIGPStatus.invalidParameter) }
+            guard target.mpState == .stopped else { return .status(SIGPStatus.incorrectState) }
             target.cpu.setPrefix(newPrefix)
             return .accepted
         case .storeStatusAtAddress:

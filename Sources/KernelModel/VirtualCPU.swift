@@ -110,7 +110,11 @@ public final class VirtualCPU: @unchecked Sendable {
     /// wait; returns `.interrupted` when kicked.
     public func run() -> VCPUExit {
         while true {
-            if kickPending.exchange(false, ordering: .acquiringAndReleasing) { return .interrupted }
+            if kickPending.exchange(false, ordering: .acquiringAndReleasing) {
+                // One kick, one EINTR: the CPU-level request posted with it is consumed too.
+                cpu.interruptions.discardKick()
+                return .interrupted
+            }
             switch mpState {
             case .stopped:
                 doorbell.wait(until: nil)

@@ -64,6 +64,8 @@ public final class PendingInterruptions: Sendable {
     /// Asks the CPU's run loop to return to its host at the next instruction boundary.
     public func postKick() { state.withLock { $0.kick = true }; requestAttention() }
     func takeKick() -> Bool { state.withLock { s in defer { s.kick = false }; return s.kick } }
+    /// Drops a kick the host has already acted on (it returned to its caller another way).
+    public func discardKick() { state.withLock { $0.kick = false } }
     /// Takes a pending stop request; returns whether status must be stored, or nil if none.
     public func takeStop() -> Bool? {
         state.withLock { s in

@@ -13,6 +13,9 @@ enum SCLPCommand {
     static let writeEventData: UInt32 = 0x0076_0005
     static let readEventData: UInt32 = 0x0077_0005
     static let writeEventMask: UInt32 = 0x0078_0005
+    /// QEMU's SCLP_CMD_CODE_MASK: byte 2 of the command word is ignored.
+    static let codeMask: UInt32 = 0xFFFF_00FF
+    static let known: Set<UInt32> = [readSCPInfo, readSCPInfoForced, readCPUInfo, writeEventData, readEventData, writeEventMask]
 }
 
 enum SCLPResponse {
@@ -65,10 +68,14 @@ final class ServiceProcessor: @unchecked Sendable {
             let length = Int(UInt16(header[0]) << 8 | UInt16(header[1]))
             guard length >= 8 else { return .program(.specification) }
             guard var buffer = try? vm.readAbsolute(sccb, count: min(length, 4096)) else { return .program(.addressing) }
-            if Int(sccb & 0xFFF) + length > 4096 {
+            // QEMU checks the command code (sclp_command_code_valid) before the 4 KiB boundary.
+            let code = command & SCLPCommand.codeMask
+            if !SCLPCommand.known.contains(code) {
+                setResponse(&buffer, SCLPResponse.invalidCommand)
+            } else if Int(sccb & 0xFFF) + length > 4096 {
                 setResponse(&buffer, SCLPResponse.boundaryViolation)
             } else {
-                execute(command: command, sccb: &buffer)
+                execute(command: code, sccb: &buffer)
             }
             do { try vm.writeAbsolute(sccb, buffer) } catch { return .program(.addressing) }
             vm.injectServiceSignal(parameter: UInt32(truncatingIfNeeded: sccb) & ~3)
@@ -82,10 +89,9 @@ final class ServiceProcessor: @unchecked Sendable {
         case SCLPCommand.readCPUInfo: readCPUInfo(&sccb)
         case SCLPCommand.writeEventMask: writeEventMask(&sccb)
         case SCLPCommand.writeEventData: writeEventData(&sccb)
-        case SCLPCommand.readEventData:
-            // QEMU wants exactly one 4 KiB SCCB for reads; no console input is wired.
+        default:
+            // READ EVENT DATA: QEMU wants exactly one 4 KiB SCCB; no console input is wired.
             setResponse(&sccb, sccb.get16(0) == 4096 ? SCLPResponse.noEvents : SCLPResponse.insufficientLength)
-        default: setResponse(&sccb, SCLPResponse.invalidCommand)
         }
     }
 

@@ -1,0 +1,275 @@
+// The KVM-shaped VM and vCPU: ioctl-style errors, memory operations, and KVM_RUN's exits, driven
+// the way a VMM drives them (guest code written with writeAbsolute, PSW set, run on a thread).
+import Foundation
+@testable import KernelModel
+import S390CPU
+import Testing
+
+@Suite("VM and vCPU errors")
+struct KernelModelErrorTests {
+    @Test("createVCPU refuses a used id (EEXIST) and an id beyond maxCPUs (EINVAL)")
+    func createVCPUErrors() throws {
+        let vm = try KVM.createVM(VMConfiguration(memorySize: 1 << 20, maxCPUs: 4))
+        _ = try vm.createVCPU(id: 0)
+        #expect(throws: Errno.EEXIST) { _ = try vm.createVCPU(id: 0) }
+        #expect(throws: Errno.EINVAL) { _ = try vm.createVCPU(id: 4) }
+        #expect(throws: Errno.EINVAL) { _ = try vm.createVCPU(id: .max) }
+        let last = try vm.createVCPU(id: 3)
+        #expect(last.id == 3)
+        #expect(last.mpState == .stopped, "a new vCPU starts stopped")
+    }
+
+    @Test("createVM with a size that is not a whole number of MiB fails with EINVAL",
+          arguments: [0, 4096, (1 << 20) + 512] as [UInt64])
+    func createVMBadSize(_ size: UInt64) {
+        #expect(throws: Errno.EINVAL) { _ = try KVM.createVM(VMConfiguration(memorySize: size)) }
+    }
+
+    @Test("setInitialPSW is EBUSY while operating and allowed when stopped")
+    func setInitialPSWBusy() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x4000))
+        #expect(vcpu.psw.address == 0x4000)
+        vcpu.setMPState(.operating)
+        #expect(throws: Errno.EBUSY) { try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x8000)) }
+        #expect(vcpu.psw.address == 0x4000)
+        vcpu.setMPState(.load)
+        #expect(vcpu.mpState == .operating, "LOAD is treated as operating")
+        #expect(throws: Errno.EBUSY) { try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x8000)) }
+        vcpu.setMPState(.stopped)
+        try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x8000))
+        #expect(vcpu.psw.address == 0x8000)
+    }
+
+    @Test("absolute memory operations: range checks and the 64 KiB limit")
+    func memoryOperations() throws {
+        let vm = try KVM.createVM(VMConfiguration(memorySize: 1 << 20))
+        #expect(vm.memorySize == 1 << 20)
+        try vm.writeAbsolute(0xFFFFC, [1, 2, 3, 4])
+        #expect(try vm.readAbsolute(0xFFFFC, count: 4) == [1, 2, 3, 4])
+        #expect(try vm.readAbsolute(0, count: 65536).count == 65536)
+        #expect(try vm.readAbsolute(0x1000, count: 0) == [])
+        #expect(throws: MemoryOperationError.programException(.addressing)) { _ = try vm.readAbsolute(1 << 20, count: 0) }
+        #expect(throws: MemoryOperationError.programException(.addressing)) { _ = try vm.readAbsolute(0xFFFFD, count: 4) }
+        #expect(throws: MemoryOperationError.programException(.addressing)) { _ = try vm.readAbsolute(1 << 20, count: 1) }
+        #expect(throws: MemoryOperationError.programException(.addressing)) { _ = try vm.readAbsolute(.max, count: 2) }
+        #expect(throws: MemoryOperationError.programException(.addressing)) { try vm.writeAbsolute(0xFFFFF, [1, 2]) }
+        #expect(throws: MemoryOperationError.errno(.E2BIG)) { _ = try vm.readAbsolute(0, count: 65537) }
+        #expect(throws: MemoryOperationError.errno(.E2BIG)) { _ = try vm.readAbsolute(0, count: -1) }
+        #expect(throws: MemoryOperationError.errno(.E2BIG)) { try vm.writeAbsolute(0, [UInt8](repeating: 0, count: 65537)) }
+        #expect(try vm.readAbsolute(0xFFFFC, count: 4) == [1, 2, 3, 4], "failed writes change nothing")
+    }
+}
+
+@Suite("KVM_RUN exits")
+struct VCPURunTests {
+    @Test("SERVC exits to userspace with icptcode 4, IPA B220 and the PSW past it")
+    func servcIntercept() throws {
+        let machine = try TestVM(cpus: 1)
+        try machine.load(Asm.lhi(1, 7) + Asm.servc(1, 2) + TestVM.end())
+        let vcpu = machine.vcpus[0]
+        let exit = try #require(run(vcpu))
+        guard case .sieIntercept(let icptcode, let ipa, let ipb) = exit else {
+            Issue.record("unexpected exit \(exit)"); return
+        }
+        #expect(icptcode == InterceptCode.instruction)
+        #expect(ipa == 0xB220)
+        #expect(ipb >> 16 == 0x0012, "IPB bytes 0-1 are instruction bytes 2-3 (R1=1, R2=2); ipb = \(String(ipb, radix: 16))")
+        #expect(vcpu.psw.address == Layout.code + 8)
+        #expect(vcpu.gprs[1] == 7, "the instruction before SERVC ran")
+        #expect(vcpu.mpState == .operating)
+        // The VMM completes the instruction and runs on.
+        vcpu.conditionCode = 0
+        #expect(run(vcpu) == disabledWaitExit)
+        #expect(vcpu.psw.address == Layout.endAddress)
+    }
+
+    @Test("DIAG 0x44 and 0x9C are handled in the kernel: no exit")
+    func diagnoseYieldInKernel() throws {
+        let machine = try TestVM(cpus: 1)
+        try machine.load(Asm.diag(0, 0, code: 0x44) + Asm.diag(0, 0, code: 0x9C) + Asm.lhi(1, 1) + TestVM.end())
+        let vcpu = machine.vcpus[0]
+        #expect(run(vcpu) == disabledWaitExit)
+        #expect(vcpu.psw.address == Layout.endAddress, "a program check would end at 0xBAD0")
+        #expect(vcpu.gprs[1] == 1)
+    }
+
+    @Test("DIAG 0x308 exits with icptcode 4 and IPA 83xx; diagnoseCode decodes base + displacement")
+    func diagnose308Exits() throws {
+        let machine = try TestVM(cpus: 1)
+        // DIAG 2,3,0x300(5) with R5 = 8: the code is 0x308.
+        try machine.load(Asm.lghi(5, 8) + Asm.diag(2, 3, code: 0x300, base: 5) + TestVM.end())
+        let vcpu = machine.vcpus[0]
+        let exit = try #require(run(vcpu))
+        guard case .sieIntercept(let icptcode, let ipa, let ipb) = exit else {
+            Issue.record("unexpected exit \(exit)"); return
+        }
+        #expect(icptcode == InterceptCode.instruction)
+        #expect(ipa == 0x8323)
+        #expect(ipb >> 16 == 0x5300)
+        #expect(vcpu.diagnoseCode(ipa: ipa, ipb: ipb) == 0x308)
+        #expect(vcpu.psw.address == Layout.code + 8)
+    }
+
+    @Test("DIAG with code 0x308 in the displacement alone also exits")
+    func diagnose308Plain() throws {
+        let machine = try TestVM(cpus: 1)
+        try machine.load(Asm.diag(0, 0, code: 0x308) + TestVM.end())
+        let vcpu = machine.vcpus[0]
+        let exit = try #require(run(vcpu))
+        guard case .sieIntercept(4, 0x8300, let ipb) = exit else { Issue.record("unexpected exit \(exit)"); return }
+        #expect(ipb >> 16 == 0x0308)
+        #expect(vcpu.diagnoseCode(ipa: 0x8300, ipb: ipb) == 0x308)
+    }
+
+    @Test("a disabled wait exits with icptcode 0x1C")
+    func disabledWait() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.disabledWait, address: 0x1234))
+        vcpu.setMPState(.operating)
+        #expect(run(vcpu) == disabledWaitExit)
+        #expect(vcpu.psw.isDisabledWait)
+        #expect(vcpu.psw.address == 0x1234)
+        // Through LPSWE too.
+        try machine.load(Asm.lhi(2, 2) + TestVM.end())
+        #expect(run(vcpu) == disabledWaitExit)
+        #expect(vcpu.psw.address == Layout.endAddress)
+    }
+
+    @Test("an enabled wait blocks until a service signal, then the external new PSW runs")
+    func enabledWaitServiceSignal() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        // External handler: mark, then the disabled wait at R11 + 32.
+        try machine.vm.writeAbsolute(Layout.externalHandler, Asm.mvi(0x100, base: 10, 0xEE) + Asm.lpswe(32, base: 11))
+        try machine.writePSW(Layout.externalNewPSW, mask: PSWMask.supervisor64, address: Layout.externalHandler)
+        var control = vcpu.controlRegisters
+        control[0] = 0x200   // service-signal subclass
+        vcpu.controlRegisters = control
+        try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x5678))
+        vcpu.setMPState(.operating)
+        let running = RunningVCPU(vcpu)
+        #expect(running.isStillRunning(after: 0.1), "an enabled wait with nothing pending must block")
+        machine.vm.injectServiceSignal(parameter: 0x0001_2340)
+        #expect(running.finish() == disabledWaitExit)
+        #expect(vcpu.psw.address == Layout.externalEndAddress)
+        #expect(try machine.read(Layout.results + 0x100, 1) == [0xEE])
+        #expect(try get16(machine.read(0x86, 2)) == 0x2401, "external-interruption code")
+        #expect(try get32(machine.read(0x80, 4)) == 0x0001_2340, "service-signal parameter")
+        let oldPSW = try machine.read(0x130, 16)
+        #expect(get64(oldPSW) == PSWMask.enabledWait)
+        #expect(get64(oldPSW, 8) == 0x5678)
+    }
+
+    @Test("a service signal is not taken while the subclass mask is off")
+    func serviceSignalMasked() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        try machine.writePSW(Layout.externalNewPSW, mask: PSWMask.disabledWait, address: Layout.externalEndAddress)
+        try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x5678))   // CR0 = 0: masked
+        vcpu.setMPState(.operating)
+        let running = RunningVCPU(vcpu)
+        machine.vm.injectServiceSignal(parameter: 0x2000)
+        #expect(running.isStillRunning(after: 0.1))
+        vcpu.kick()
+        #expect(running.finish() == .interrupted)
+        #expect(vcpu.psw.address == 0x5678)
+    }
+
+    @Test("kick makes a run blocked in the stopped state return .interrupted")
+    func kickStopped() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        #expect(vcpu.mpState == .stopped)
+        let running = RunningVCPU(vcpu)
+        #expect(running.isStillRunning(after: 0.05), "a stopped vCPU must block in run()")
+        vcpu.kick()
+        #expect(running.finish() == .interrupted)
+    }
+
+    @Test("kick makes a run blocked in an enabled wait return .interrupted")
+    func kickEnabledWait() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x5678))
+        vcpu.setMPState(.operating)
+        let running = RunningVCPU(vcpu)
+        #expect(running.isStillRunning(after: 0.05))
+        vcpu.kick()
+        #expect(running.finish() == .interrupted)
+        #expect(vcpu.mpState == .operating)
+    }
+
+    @Test("kick interrupts a vCPU executing an endless loop")
+    func kickLoop() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        try machine.load(Asm.loopForever)
+        let running = RunningVCPU(vcpu)
+        #expect(running.isStillRunning(after: 0.05))
+        machine.vm.kickAll()
+        #expect(running.finish() == .interrupted)
+        #expect(vcpu.psw.address == Layout.code)
+        #expect(vcpu.instructionCount > 0)
+    }
+
+    @Test("one kick is one .interrupted: the next run proceeds (KVM: one signal, one EINTR)")
+    func kickConsumedOnce() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        try machine.load(TestVM.end())
+        vcpu.kick()
+        #expect(run(vcpu) == .interrupted, "a kick pending before run makes it return at once")
+        #expect(run(vcpu) == disabledWaitExit)
+    }
+
+    @Test("a kick to a blocked run is consumed by that run")
+    func kickWhileBlockedConsumedOnce() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x5678))
+        vcpu.setMPState(.operating)
+        let running = RunningVCPU(vcpu)
+        #expect(running.isStillRunning(after: 0.05))
+        vcpu.kick()
+        #expect(running.finish() == .interrupted)
+        // Now give it something to do: the next run must execute it.
+        try machine.load(TestVM.end())
+        #expect(run(vcpu) == disabledWaitExit)
+    }
+
+    @Test("single-step returns .debug after each instruction")
+    func singleStep() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        try machine.load(Asm.lhi(1, 5) + Asm.lhi(2, 6) + Asm.diag(0, 0, code: 0x44) + TestVM.end())
+        vcpu.singleStep = true
+        #expect(run(vcpu) == .debug)
+        #expect(vcpu.gprs[1] == 5)
+        #expect(vcpu.gprs[2] == 0)
+        #expect(vcpu.psw.address == Layout.code + 4)
+        #expect(vcpu.instructionCount == 1)
+        #expect(run(vcpu) == .debug)
+        #expect(vcpu.gprs[2] == 6)
+        #expect(vcpu.psw.address == Layout.code + 8)
+        #expect(run(vcpu) == .debug, "a kernel-handled DIAG is one step too")
+        #expect(vcpu.psw.address == Layout.code + 12)
+        vcpu.singleStep = false
+        #expect(run(vcpu) == disabledWaitExit)
+    }
+
+    @Test("a program interruption injected for an intercepted instruction goes through the program new PSW")
+    func injectProgramInterruption() throws {
+        let machine = try TestVM(cpus: 1)
+        let vcpu = machine.vcpus[0]
+        try machine.load(Asm.servc(1, 2) + TestVM.end())
+        guard case .sieIntercept(4, 0xB220, _)? = run(vcpu) else { Issue.record("no SERVC intercept"); return }
+        try vcpu.injectProgramInterruption(.specification, ilc: 4)
+        #expect(vcpu.psw.address == Layout.programCheckAddress)
+        #expect(try get16(machine.read(0x8E, 2)) == 6)
+        #expect(try get16(machine.read(0x8C, 2)) == 4)
+        #expect(try get64(machine.read(0x158, 8)) == Layout.code + 4, "specification is completing: old PSW past the instruction")
+    }
+}
