@@ -24,6 +24,8 @@ let package = Package(
     targets: [
         // C shims: the syscalls Swift does not expose, libelf, capstone.
         .target(name: "CSyscalls"),
+        // Linux KVM uapi for s390 (numbers and struct layouts), and the model's fd ownership table.
+        .target(name: "CKVM"),
         .systemLibrary(name: "CLibelf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
         .systemLibrary(name: "CCapstone", pkgConfig: "capstone", providers: [.apt(["libcapstone-dev"])]),
 
@@ -55,5 +57,6 @@ let package = Package(
         .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KernelModel"]),
         .testTarget(name: "KernelModelTests", dependencies: ["KernelModel", "S390CPU", "RestrictedMemory"]),
+        .testTarget(name: "RestrictedMemoryTests", dependencies: ["RestrictedMemory"]),
     ]
 )

@@ -5,6 +5,8 @@
 #ifdef __linux__
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -31,6 +33,26 @@ int s390pv_fallocate(int fd, int mode, long long offset, long long length) {
     return fallocate(fd, mode, (off_t)offset, (off_t)length);
 }
 
+unsigned long long s390pv_memlock_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return ~0ULL;
+    return (unsigned long long)limit.rlim_cur;
+}
+int s390pv_kvm_open(void) { return open("/dev/kvm", O_RDWR | O_CLOEXEC); }
+int s390pv_kvm_check_extension(int fd, unsigned long capability) {
+    return ioctl(fd, 0xAE03UL, capability);
+}
+int s390pv_kvm_create_vm(int kvm_fd, unsigned long type) {
+    int fd = ioctl(kvm_fd, 0xAE01UL, type);
+    if (fd >= 0) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);   // KVM already sets O_CLOEXEC; be sure.
+    return fd;
+}
+int s390pv_kvm_create_guest_memfd(int vm_fd, unsigned long long size, unsigned long long flags) {
+    struct { unsigned long long size, flags, reserved[6]; } request = { size, flags, { 0 } };
+    _Static_assert(sizeof(request) == 64, "struct kvm_create_guest_memfd is 64 bytes");
+    return ioctl(vm_fd, 0xC040AED4UL, &request);
+}
+
 #else  // Not Linux: every call is absent.
 
 static int enosys(void) { errno = ENOSYS; return -1; }
@@ -42,6 +64,14 @@ int s390pv_pidfd_send_signal(int pidfd, int sig, unsigned flags) {
 int s390pv_memfd_create(const char *name, unsigned flags) { (void)name; (void)flags; return enosys(); }
 int s390pv_fallocate(int fd, int mode, long long offset, long long length) {
     (void)fd; (void)mode; (void)offset; (void)length; return enosys();
+}
+
+unsigned long long s390pv_memlock_limit(void) { return ~0ULL; }
+int s390pv_kvm_open(void) { return enosys(); }
+int s390pv_kvm_check_extension(int fd, unsigned long capability) { (void)fd; (void)capability; return enosys(); }
+int s390pv_kvm_create_vm(int kvm_fd, unsigned long type) { (void)kvm_fd; (void)type; return enosys(); }
+int s390pv_kvm_create_guest_memfd(int vm_fd, unsigned long long size, unsigned long long flags) {
+    (void)vm_fd; (void)size; (void)flags; return enosys();
 }
 
 #endif

@@ -31,15 +31,16 @@ public enum KVM {
     /// KVM_GET_API_VERSION.
     public static let apiVersion = 12
 
-    /// KVM_CREATE_VM plus the memory slot a VMM would add with KVM_SET_USER_MEMORY_REGION2.
+    /// KVM_CREATE_VM, plus (when `memorySize` is set) what a VMM does next: one guest_memfd
+    /// of that size bound as memslot 0 at guest address 0.
     public static func createVM(_ configuration: VMConfiguration) throws(Errno) -> VirtualMachine {
-        let memory: RestrictedMemory
-        do {
-            memory = try RestrictedMemory(size: configuration.memorySize)
-        } catch {
-            if case .invalidSize = error { throw .EINVAL }
-            throw .ENOMEM
+        let vm = try VirtualMachine(configuration: configuration)
+        if configuration.memorySize > 0 {
+            guard configuration.memorySize % (1 << 20) == 0 else { throw .EINVAL }
+            let memfd = try vm.createGuestMemfd(size: configuration.memorySize, flags: 0)
+            try vm.setMemoryRegion(slot: 0, flags: 1 << 2, guestAddress: 0, size: configuration.memorySize,
+                                   userspaceAddress: 0, memfd: memfd, memfdOffset: 0)
         }
-        return VirtualMachine(configuration: configuration, memory: memory)
+        return vm
     }
 }

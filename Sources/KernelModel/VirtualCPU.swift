@@ -110,6 +110,7 @@ public final class VirtualCPU: @unchecked Sendable {
     /// wait; returns `.interrupted` when kicked.
     public func run() -> VCPUExit {
         while true {
+            if let failure = vm.memoryFailureMessage { return .internalError(failure) }
             if kickPending.exchange(false, ordering: .acquiringAndReleasing) {
                 // One kick, one EINTR: the CPU-level request posted with it is consumed too.
                 cpu.interruptions.discardKick()

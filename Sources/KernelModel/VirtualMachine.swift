@@ -6,27 +6,146 @@ import Synchronization
 /// A VM: guest memory, vCPUs, floating interruptions and the TOD clock (KVM's `struct kvm`).
 /// Thread-safe: vCPU threads and the VMM call in concurrently.
 public final class VirtualMachine: @unchecked Sendable {
+    /// Guest absolute addresses a memslot may cover (KVM's mem_limit for this model): the host
+    /// range is reserved up front, so memslots never move guest RAM.
+    public static let maxGuestMemory: UInt64 = 64 << 30
+    /// KVM_USER_MEM_SLOTS on s390.
+    public static let memslotCount = 32
+
     public let configuration: VMConfiguration
-    let memory: RestrictedMemory
-    let storage: GuestStorage
+    let addressSpace: GuestAddressSpace
     let model: CPUModel
     public let clock = TODClock()
     let floating = FloatingInterruptions()
     let storageKeys: StorageKeys
     let translationEpoch = TranslationEpoch()
-    /// Serializes vCPU creation and CPU-state changes across vCPUs (the role of kvm->lock).
+    /// Serializes vCPU creation, memslot changes and CPU-state changes across vCPUs (kvm->lock).
     let lock = NSLock()
     private var vcpus: [UInt16: VirtualCPU] = [:]
     /// The same vCPUs in creation order, for broadcasts (copy-on-write, read without sorting).
     private var vcpuList: [VirtualCPU] = []
+    private var memslots: [UInt16: Memslot] = [:]
+    /// guest_memfd files created by this VM (KVM_CREATE_GUEST_MEMFD), by identity.
+    private var ownMemfds = Set<ObjectIdentifier>()
+    /// Guest storage the CPUs can address: the run of memslots that starts at absolute 0.
+    private(set) var storageSize: UInt64 = 0
+    /// Set by a memory-failure notification: every KVM_RUN then ends with an internal error.
+    private let memoryFailure = Mutex<String?>(nil)
 
-    init(configuration: VMConfiguration, memory: RestrictedMemory) {
-        self.configuration = configuration
-        self.memory = memory
-        self.storage = GuestStorage(base: memory.base, size: memory.size)
-        self.storageKeys = StorageKeys(storageSize: memory.size)
-        self.model = CPUModel()
+    struct Memslot {
+        let guestAddress: UInt64
+        let size: UInt64
+        let memfd: GuestMemfd
+        let registration: NotifierRegistration
     }
+
+    init(configuration: VMConfiguration) throws(Errno) {
+        self.configuration = configuration
+        do {
+            addressSpace = try GuestAddressSpace(maxBytes: VirtualMachine.maxGuestMemory)
+        } catch {
+            throw .ENOMEM
+        }
+        storageKeys = StorageKeys(storageSize: VirtualMachine.maxGuestMemory)
+        model = CPUModel()
+    }
+
+    deinit {
+        for slot in memslots.values { slot.memfd.unregister(slot.registration) }
+    }
+
+    // MARK: KVM_CREATE_GUEST_MEMFD, KVM_SET_USER_MEMORY_REGION2
+
+    /// KVM_CREATE_GUEST_MEMFD: a restricted-memory file bound to this VM.
+    public func createGuestMemfd(size: UInt64, flags: UInt64) throws(Errno) -> GuestMemfd {
+        let memfd: GuestMemfd
+        do {
+            memfd = try GuestMemfd(size: size, flags: flags)
+        } catch {
+            throw Errno(error.rawValue)
+        }
+        lock.withLock { _ = ownMemfds.insert(ObjectIdentifier(memfd)) }
+        return memfd
+    }
+
+    /// KVM_SET_USER_MEMORY_REGION2, with Linux's checks in its order (__kvm_set_memory_region,
+    /// s390's kvm_arch_prepare_memory_region, kvm_gmem_bind). All guest RAM of s390pv is
+    /// restricted memory, so a slot that is not backed by a guest_memfd is refused (EINVAL).
+    public func setMemoryRegion(slot: UInt32, flags: UInt32, guestAddress: UInt64, size: UInt64,
+                                userspaceAddress: UInt64, memfd: GuestMemfd?, memfdOffset: UInt64) throws(Errno) {
+        let logDirtyPages: UInt32 = 1 << 0, guestMemfdFlag: UInt32 = 1 << 2
+        let page: UInt64 = 4096, segment: UInt64 = 1 << 20
+        guard flags & ~(logDirtyPages | guestMemfdFlag) == 0 else { throw .EINVAL }
+        guard size % page == 0, guestAddress % page == 0, userspaceAddress % page == 0 else { throw .EINVAL }
+        if flags & guestMemfdFlag != 0 {
+            guard memfdOffset % page == 0, memfdOffset &+ size >= memfdOffset else { throw .EINVAL }
+        }
+        let id = UInt16(truncatingIfNeeded: slot)
+        guard slot >> 16 == 0, Int(id) < VirtualMachine.memslotCount else { throw .EINVAL }
+        guard guestAddress &+ size >= guestAddress else { throw .EINVAL }
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            if size == 0 {
+                guard let old = memslots[id] else { throw .EINVAL }
+                deleteMemslot(id, old)
+                return
+            }
+            // Moving or changing a slot is not modelled; a guest_memfd slot can only be deleted in Linux.
+            guard memslots[id] == nil else { throw .EINVAL }
+            if memslots.values.contains(where: { $0.guestAddress < guestAddress + size && guestAddress < $0.guestAddress + $0.size }) {
+                throw .EEXIST
+            }
+            // s390: userspace address and size in whole 1 MiB segments, below the memory limit.
+            guard userspaceAddress % segment == 0, size % segment == 0, guestAddress + size <= VirtualMachine.maxGuestMemory else {
+                throw .EINVAL
+            }
+            guard flags & guestMemfdFlag != 0, let memfd, ownMemfds.contains(ObjectIdentifier(memfd)) else { throw .EINVAL }
+            guard memfdOffset + size <= memfd.size else { throw .EINVAL }
+            do throws(MemoryErrno) {
+                try addressSpace.map(memfd, fileOffset: memfdOffset, length: size, at: guestAddress)
+            } catch {
+                throw Errno(error.rawValue)
+            }
+            let registration = memfd.register(notifier: MemoryNotifier(vm: self, guestAddress: guestAddress, fileOffset: memfdOffset))
+            memslots[id] = Memslot(guestAddress: guestAddress, size: size, memfd: memfd, registration: registration)
+            updateStorageSize()
+        }
+    }
+
+    /// Removes a memslot; the CPUs stop addressing it before it is unmapped.
+    private func deleteMemslot(_ id: UInt16, _ slot: Memslot) {
+        memslots[id] = nil
+        updateStorageSize()
+        slot.memfd.unregister(slot.registration)
+        try? addressSpace.unmap(at: slot.guestAddress)
+    }
+
+    /// Storage the CPUs see: contiguous memslots from absolute 0 (a slot beyond a gap exists, but
+    /// an access there is an addressing exception, as an address outside every memslot).
+    private func updateStorageSize() {
+        var end: UInt64 = 0
+        let sorted = memslots.values.sorted { $0.guestAddress < $1.guestAddress }
+        for slot in sorted where slot.guestAddress == end { end += slot.size }
+        storageSize = end
+        for vcpu in vcpuList { vcpu.cpu.setStorageSize(end) }
+        translationEpoch.advance()
+    }
+
+    var storage: GuestStorage { GuestStorage(base: addressSpace.base, size: storageSize) }
+
+    /// Reports a memory failure in guest memory: the VM stops with this error at its next
+    /// KVM_RUN (there is no machine-check delivery in this model yet).
+    func noteMemoryFailure(guestRange: Range<UInt64>) {
+        memoryFailure.withLock { failure in
+            if failure == nil {
+                failure = "memory failure in guest memory 0x\(String(guestRange.lowerBound, radix: 16))-0x\(String(guestRange.upperBound - 1, radix: 16))"
+            }
+        }
+        kickAll()
+    }
+
+    var memoryFailureMessage: String? { memoryFailure.withLock { $0 } }
 
     /// KVM_CREATE_VCPU: EEXIST for a used id, EINVAL beyond the maximum.
     public func createVCPU(id: UInt16) throws(Errno) -> VirtualCPU {
@@ -52,7 +171,7 @@ public final class VirtualMachine: @unchecked Sendable {
         return vcpuList
     }
 
-    public var memorySize: UInt64 { memory.size }
+    public var memorySize: UInt64 { storageSize }
 
     // MARK: KVM_S390_MEM_OP with KVM_S390_MEMOP_ABSOLUTE_READ/WRITE
 
@@ -60,17 +179,18 @@ public final class VirtualMachine: @unchecked Sendable {
     /// returns PGM_ADDRESSING as a positive ioctl result).
     public func readAbsolute(_ address: UInt64, count: Int) throws(MemoryOperationError) -> [UInt8] {
         try checkAbsolute(address, count)
-        return [UInt8](UnsafeRawBufferPointer(start: storage.base + Int(address), count: count))
+        return [UInt8](UnsafeRawBufferPointer(start: addressSpace.base + Int(address), count: count))
     }
 
     public func writeAbsolute(_ address: UInt64, _ bytes: some Collection<UInt8>) throws(MemoryOperationError) {
         try checkAbsolute(address, bytes.count)
-        UnsafeMutableRawBufferPointer(start: storage.base + Int(address), count: bytes.count).copyBytes(from: bytes)
+        UnsafeMutableRawBufferPointer(start: addressSpace.base + Int(address), count: bytes.count).copyBytes(from: bytes)
     }
 
     private func checkAbsolute(_ address: UInt64, _ count: Int) throws(MemoryOperationError) {
         guard count >= 0, count <= 65536 else { throw .errno(.E2BIG) }
-        guard address < storage.size, UInt64(count) <= storage.size - address else { throw .programException(.addressing) }
+        let size = storageSize
+        guard address < size, UInt64(count) <= size - address else { throw .programException(.addressing) }
     }
 
     // MARK: KVM_S390_INTERRUPT (floating)
@@ -96,4 +216,26 @@ public enum MemoryOperationError: Error, Equatable {
 
 extension Errno {
     public static let E2BIG = Errno(7)
+}
+
+/// Connects a memslot's guest_memfd notifications to its VM without keeping the VM alive.
+private final class MemoryNotifier: GuestMemfdNotifier, @unchecked Sendable {
+    weak var vm: VirtualMachine?
+    let guestAddress: UInt64
+    let fileOffset: UInt64
+
+    init(vm: VirtualMachine, guestAddress: UInt64, fileOffset: UInt64) {
+        self.vm = vm
+        self.guestAddress = guestAddress
+        self.fileOffset = fileOffset
+    }
+
+    private func guestRange(_ range: Range<UInt64>) -> Range<UInt64> {
+        (range.lowerBound - fileOffset + guestAddress)..<(range.upperBound - fileOffset + guestAddress)
+    }
+
+    /// Pages are about to go: every CPU drops its cached translations and fetch pages.
+    func invalidateStart(_ range: Range<UInt64>) { vm?.translationEpoch.advance() }
+    func invalidateEnd(_ range: Range<UInt64>) {}
+    func error(_ range: Range<UInt64>) { vm?.noteMemoryFailure(guestRange: guestRange(range)) }
 }

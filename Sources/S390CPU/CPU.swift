@@ -61,7 +61,7 @@ public final class CPUModel: Sendable {
 public final class CPU: @unchecked Sendable {
     public let address: UInt16
     public let model: CPUModel
-    public let storage: GuestStorage
+    public private(set) var storage: GuestStorage
     public let clock: TODClock
     public let interruptions: PendingInterruptions
     public let floating: FloatingInterruptions
@@ -232,6 +232,13 @@ public final class CPU: @unchecked Sendable {
         cr[0] = 0xE0
         cr[14] = 0xC200_0000
         refreshAccessChecks()
+    }
+
+    /// The host changed how much guest storage exists from absolute 0 (memslots); the base of
+    /// the mapping never moves.
+    public func setStorageSize(_ size: UInt64) {
+        storage = GuestStorage(base: storage.base, size: size)
+        invalidateTranslations()
     }
 
     /// Recomputes `accessChecks` after a change of the PSW or of CR0.

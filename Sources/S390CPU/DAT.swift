@@ -220,7 +220,7 @@ public final class TranslationEpoch: Sendable {
     private let value = Atomic<UInt64>(0)
     public init() {}
     @inline(__always) var current: UInt64 { value.load(ordering: .acquiring) }
-    func advance() { value.add(1, ordering: .releasing) }
+    public func advance() { value.add(1, ordering: .releasing) }
 }
 
 /// A direct-mapped software TLB: logical page (plus address-space id) -> real page and whether

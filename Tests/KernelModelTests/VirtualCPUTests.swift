@@ -20,9 +20,16 @@ struct KernelModelErrorTests {
     }
 
     @Test("createVM with a size that is not a whole number of MiB fails with EINVAL",
-          arguments: [0, 4096, (1 << 20) + 512] as [UInt64])
+          arguments: [4096, (1 << 20) + 512] as [UInt64])
     func createVMBadSize(_ size: UInt64) {
         #expect(throws: Errno.EINVAL) { _ = try KVM.createVM(VMConfiguration(memorySize: size)) }
+    }
+
+    @Test("createVM without memory has no storage until a memslot is set")
+    func createVMWithoutMemory() throws {
+        let vm = try KVM.createVM(VMConfiguration(memorySize: 0))
+        #expect(vm.memorySize == 0)
+        #expect(throws: MemoryOperationError.programException(.addressing)) { _ = try vm.readAbsolute(0, count: 1) }
     }
 
     @Test("setInitialPSW is EBUSY while operating and allowed when stopped")

@@ -27,4 +27,22 @@ int s390pv_fallocate(int fd, int mode, long long offset, long long length);
 /// The calling thread's errno (Swift's `errno` works too; this avoids macro issues).
 int s390pv_errno(void);
 
+// KVM (the host's /dev/kvm), used only to detect and back guest RAM with host guest_memfd files.
+// Numbers from include/uapi/linux/kvm.h (6.18); defined here so old system headers do not matter.
+static const unsigned long S390PV_KVM_CAP_GUEST_MEMFD = 234UL;
+static const unsigned long S390PV_KVM_CAP_GUEST_MEMFD_FLAGS = 244UL;
+static const unsigned long long S390PV_GUEST_MEMFD_FLAG_MMAP = 1ULL << 0;
+static const unsigned long long S390PV_GUEST_MEMFD_FLAG_INIT_SHARED = 1ULL << 1;
+
+/// The soft RLIMIT_MEMLOCK in bytes (~0ULL when unlimited or unknown).
+unsigned long long s390pv_memlock_limit(void);
+/// open("/dev/kvm", O_RDWR | O_CLOEXEC).
+int s390pv_kvm_open(void);
+/// KVM_CHECK_EXTENSION (_IO(0xAE, 0x03)) on a system or VM fd: the capability's value, or -1.
+int s390pv_kvm_check_extension(int fd, unsigned long capability);
+/// KVM_CREATE_VM (_IO(0xAE, 0x01)) with machine type `type`: a VM fd (close-on-exec).
+int s390pv_kvm_create_vm(int kvm_fd, unsigned long type);
+/// KVM_CREATE_GUEST_MEMFD (0xC040AED4) on a VM fd: a guest_memfd of `size` bytes.
+int s390pv_kvm_create_guest_memfd(int vm_fd, unsigned long long size, unsigned long long flags);
+
 #endif

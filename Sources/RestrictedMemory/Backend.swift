@@ -1,0 +1,209 @@
+// Host objects that hold guest RAM, their detection, and the fallback between them.
+import CSyscalls
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The host object behind each backing file of a `GuestMemfd`.
+///
+/// - `memfd`: memfd_create (shmem). Always present on Linux ≥ 3.17; the default.
+/// - `memfdSecret`: memfd_secret(2): pages are removed from the host kernel's direct map. It has
+///   no fallocate and MADV_DONTNEED fails, so a PUNCH_HOLE there means: a whole backing file in the
+///   range is *replaced* by a fresh memfd_secret file (remapped at the same addresses; the old
+///   file's pages are zeroed and freed by the kernel when its last reference goes), and a partial
+///   file range has its resident pages zeroed with memset (they stay resident). Reads after
+///   either see zeros, as after a real punch.
+/// - `kvmGuestMemfd`: host KVM_CREATE_GUEST_MEMFD with GUEST_MEMFD_FLAG_MMAP|INIT_SHARED on a
+///   throwaway type-0 VM (the file keeps that VM alive), Linux 6.18 or later.
+/// - `automatic`: `memfd`.
+///
+/// A requested backend that is unavailable falls back to `memfd` with one log line.
+public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
+    case automatic, memfd, memfdSecret, kvmGuestMemfd
+
+    public var description: String { rawValue }
+
+    /// What this kernel offers (probed once per process; `refresh` probes again).
+    public static func detect(refresh: Bool = false) -> BackendSupport {
+        if refresh {
+            let fresh = BackendSupport.probe()
+            detected.withLock { $0 = fresh }
+            return fresh
+        }
+        return detected.withLock { cached in
+            if let cached { return cached }
+            let fresh = BackendSupport.probe()
+            cached = fresh
+            return fresh
+        }
+    }
+
+    private static let detected = Mutex<BackendSupport?>(nil)
+}
+
+public enum BackendAvailability: Sendable, Equatable, CustomStringConvertible {
+    case available(String)
+    case unavailable(String)
+
+    public var isAvailable: Bool { if case .available = self { true } else { false } }
+    public var description: String {
+        switch self {
+        case .available(let detail): "available (\(detail))"
+        case .unavailable(let reason): "unavailable (\(reason))"
+        }
+    }
+}
+
+/// Result of `Backend.detect()`.
+public struct BackendSupport: Sendable, CustomStringConvertible {
+    public var memfd: BackendAvailability
+    public var memfdSecret: BackendAvailability
+    public var kvmGuestMemfd: BackendAvailability
+
+    public init(memfd: BackendAvailability, memfdSecret: BackendAvailability, kvmGuestMemfd: BackendAvailability) {
+        self.memfd = memfd
+        self.memfdSecret = memfdSecret
+        self.kvmGuestMemfd = kvmGuestMemfd
+    }
+
+    public func availability(of backend: Backend) -> BackendAvailability {
+        switch backend {
+        case .automatic, .memfd: memfd
+        case .memfdSecret: memfdSecret
+        case .kvmGuestMemfd: kvmGuestMemfd
+        }
+    }
+
+    public var description: String {
+        "memfd: \(memfd); memfdSecret: \(memfdSecret); kvmGuestMemfd: \(kvmGuestMemfd)"
+    }
+
+    static func probe() -> BackendSupport {
+        BackendSupport(memfd: probeMemfd(), memfdSecret: probeSecret(), kvmGuestMemfd: probeKVM())
+    }
+
+    private static func describe(_ call: String, _ code: Int32) -> String {
+        "\(call): \(MemoryErrno(rawValue: code)) \(String(cString: strerror(code)))"
+    }
+
+    private static func probeMemfd() -> BackendAvailability {
+        let fd = s390pv_memfd_create("s390pv-probe", S390PV_MFD_CLOEXEC)
+        guard fd >= 0 else { return .unavailable(describe("memfd_create", errno)) }
+        close(fd)
+        return .available("memfd_create")
+    }
+
+    private static func probeSecret() -> BackendAvailability {
+        let fd = s390pv_memfd_secret(UInt32(O_CLOEXEC))
+        guard fd >= 0 else {
+            let code = errno
+            return .unavailable(describe("memfd_secret", code)
+                                + (code == ENOSYS ? " (kernel < 5.14, secretmem.enable=0, or no direct-map support)" : ""))
+        }
+        close(fd)
+        let limit = s390pv_memlock_limit()
+        let memlock = limit == .max ? "unlimited" : "\(limit) bytes"
+        return .available("RLIMIT_MEMLOCK \(memlock)\(geteuid() == 0 ? ", root" : "")")
+    }
+
+    private static func probeKVM() -> BackendAvailability {
+        let kvm = s390pv_kvm_open()
+        guard kvm >= 0 else { return .unavailable(describe("open /dev/kvm", errno)) }
+        defer { close(kvm) }
+        guard s390pv_kvm_check_extension(kvm, S390PV_KVM_CAP_GUEST_MEMFD) > 0 else {
+            return .unavailable("KVM_CAP_GUEST_MEMFD is 0 (kernel < 6.8)")
+        }
+        let flags = s390pv_kvm_check_extension(kvm, S390PV_KVM_CAP_GUEST_MEMFD_FLAGS)
+        let wanted = S390PV_GUEST_MEMFD_FLAG_MMAP | S390PV_GUEST_MEMFD_FLAG_INIT_SHARED
+        guard flags > 0, UInt64(flags) & wanted == wanted else {
+            return .unavailable("KVM_CAP_GUEST_MEMFD_FLAGS is \(max(flags, 0)), MMAP|INIT_SHARED (3) needed (kernel < 6.18)")
+        }
+        do {
+            let files = try HostFile.createGuestMemfds(lengths: [UInt64(GuestMemfd.pageSize)])
+            for fd in files { close(fd) }
+        } catch {
+            return .unavailable("KVM_CREATE_GUEST_MEMFD(MMAP|INIT_SHARED): \(error)")
+        }
+        return .available("KVM_CAP_GUEST_MEMFD_FLAGS \(flags)")
+    }
+}
+
+/// One backing file: [fileOffset, fileOffset + length) of its `GuestMemfd`.
+final class HostFile: @unchecked Sendable {
+    /// `.memfd`, `.memfdSecret` or `.kvmGuestMemfd` (never `.automatic`).
+    let kind: Backend
+    let fileOffset: UInt64
+    let length: UInt64
+    /// Guarded by `lock`; replaced only by a memfd_secret punch of the whole file.
+    private var descriptor: Int32
+    /// Held across every operation on the descriptor (punches on one file serialise, as in Linux).
+    let lock = Mutex<Void>(())
+
+    init(kind: Backend, fileOffset: UInt64, length: UInt64, fd: Int32) {
+        self.kind = kind
+        self.fileOffset = fileOffset
+        self.length = length
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    var range: Range<UInt64> { fileOffset..<fileOffset + length }
+
+    /// The descriptor; call only while holding `lock` (or while no other thread can replace it).
+    var fd: Int32 { descriptor }
+
+    func replaceDescriptor(with fd: Int32) {
+        let old = descriptor
+        descriptor = fd
+        close(old)
+    }
+
+    // MARK: Creation
+
+    static func createMemfd(name: String, length: UInt64) throws(MemoryErrno) -> Int32 {
+        let fd = s390pv_memfd_create(name, S390PV_MFD_CLOEXEC)
+        guard fd >= 0 else { throw .host }
+        guard ftruncate(fd, off_t(length)) == 0 else {
+            let error = MemoryErrno.host
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    static func createSecret(length: UInt64) throws(MemoryErrno) -> Int32 {
+        let fd = s390pv_memfd_secret(UInt32(O_CLOEXEC))
+        guard fd >= 0 else { throw .host }
+        guard ftruncate(fd, off_t(length)) == 0 else {
+            let error = MemoryErrno.host
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Host guest_memfd files (MMAP|INIT_SHARED) of the given lengths on one throwaway VM.
+    static func createGuestMemfds(lengths: [UInt64]) throws(MemoryErrno) -> [Int32] {
+        let kvm = s390pv_kvm_open()
+        guard kvm >= 0 else { throw .host }
+        defer { close(kvm) }
+        let vm = s390pv_kvm_create_vm(kvm, 0)
+        guard vm >= 0 else { throw .host }
+        defer { close(vm) }   // Each guest_memfd file holds its own reference on the VM.
+        var files: [Int32] = []
+        for length in lengths {
+            let fd = s390pv_kvm_create_guest_memfd(vm, length,
+                                                   S390PV_GUEST_MEMFD_FLAG_MMAP | S390PV_GUEST_MEMFD_FLAG_INIT_SHARED)
+            guard fd >= 0 else {
+                let error = MemoryErrno.host
+                for file in files { close(file) }
+                throw error
+            }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            files.append(fd)
+        }
+        return files
+    }
+}
