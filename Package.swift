@@ -17,6 +17,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "s390pv", targets: ["s390pv"]),
+        // The kernel model for C programs: link against it, or LD_PRELOAD the shim.
+        .library(name: "s390pvkvm", type: .dynamic, targets: ["KernelABI"]),
+        .library(name: "s390pvpreload", type: .dynamic, targets: ["CPreload", "KernelABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +48,11 @@ let package = Package(
         .target(name: "KernelModel",
                 dependencies: ["S390CPU", "RestrictedMemory"],
                 swiftSettings: hotPathSettings),
+        // The ioctl surface: fds, Linux ioctl numbers and uapi layouts over the kernel model, and
+        // its C ABI.
+        .target(name: "KernelABI", dependencies: ["KernelModel", "RestrictedMemory", "S390CPU", "CKVM", "CSyscalls"]),
+        // LD_PRELOAD shim routing /dev/kvm and the model's descriptors of a C program to KernelABI.
+        .target(name: "CPreload", dependencies: ["CKVM"]),
         // Capstone-backed s390x disassembly (trace, `s390pv disasm`, decoder cross-check).
         .target(name: "Disassembler", dependencies: ["CCapstone"]),
         // QEMU-shaped machine: loader, SCLP console, DIAG 308, exit protocol. Sees guest RAM only

@@ -8,3 +8,4 @@ make guests
 swift build --build-tests
 swift test --skip-build
 Tests/cli/run.sh
+Tests/c/run.sh

@@ -39,7 +39,7 @@ public enum KVM {
             guard configuration.memorySize % (1 << 20) == 0 else { throw .EINVAL }
             let memfd = try vm.createGuestMemfd(size: configuration.memorySize, flags: 0)
             try vm.setMemoryRegion(slot: 0, flags: 1 << 2, guestAddress: 0, size: configuration.memorySize,
-                                   userspaceAddress: 0, memfd: memfd, memfdOffset: 0)
+                                   userspaceAddress: 0, memfd: .success(memfd), memfdOffset: 0)
         }
         return vm
     }

@@ -80,6 +80,8 @@ public final class VirtualCPU: @unchecked Sendable {
     private let kickPending = Atomic<Bool>(false)
     /// KVM_SET_GUEST_DEBUG with KVM_GUESTDBG_SINGLESTEP.
     public var singleStep = false
+    /// A program interruption injected with KVM_S390_IRQ, delivered when KVM_RUN next enters.
+    private let pendingProgram = Mutex<(code: ProgramInterruptionCode, ilc: Int)?>(nil)
     /// Instructions per CPU.run slice; bounds how long a kick can go unnoticed.
     static let slice = 1 << 20
 
@@ -125,6 +127,12 @@ public final class VirtualCPU: @unchecked Sendable {
             case .operating, .load:
                 break
             }
+            if let program = pendingProgram.withLock({ pending in defer { pending = nil }; return pending }) {
+                do { try cpu.injectProgramInterruption(program.code, ilc: program.ilc) } catch {
+                    state.set(.checkStop)
+                    return .internalError("program interruption \(program.code) with the lowcore outside storage")
+                }
+            }
             let exit = cpu.run(maxInstructions: singleStep ? 1 : VirtualCPU.slice)
             switch exit {
             case .instructionLimit:
@@ -146,7 +154,8 @@ public final class VirtualCPU: @unchecked Sendable {
             case .stopRequested:
                 if let storeStatus = cpu.interruptions.takeStop() {
                     if storeStatus { _ = cpu.storeStatus(atAbsolute: cpu.prefix + 0x1200, inPrefixArea: true) }
-                    state.set(.stopped)
+                    // With user CPU-state control the VMM records the stop (KVM_SET_MP_STATE).
+                    if !vm.userCPUStateControl { state.set(.stopped) }
                     return .sieIntercept(icptcode: InterceptCode.stop, ipa: 0, ipb: 0)
                 }
             case .checkStop(let reason):
@@ -234,10 +243,73 @@ public final class VirtualCPU: @unchecked Sendable {
 
     // MARK: KVM_S390_IRQ (local)
 
-    /// A program interruption for the instruction the last intercept reported (ILC `ilc`).
-    public func injectProgramInterruption(_ code: ProgramInterruptionCode, ilc: Int) throws(Errno) {
-        do { try cpu.injectProgramInterruption(code, ilc: ilc) } catch { throw .EFAULT }
+    /// KVM_S390_PROGRAM_INT: a program interruption for the instruction the last intercept
+    /// reported (ILC `ilc` bytes), delivered as KVM_RUN next enters.
+    public func injectProgramInterruption(_ code: ProgramInterruptionCode, ilc: Int) {
+        pendingProgram.withLock { $0 = (code, ilc) }
     }
+
+    /// KVM_S390_RESTART.
+    public func injectRestart() {
+        cpu.interruptions.postRestart()
+        doorbell.ring()
+    }
+
+    /// KVM_S390_INT_EMERGENCY from CPU `source`.
+    public func injectEmergencySignal(from source: UInt16) {
+        cpu.interruptions.postEmergencySignal(from: source)
+        doorbell.ring()
+    }
+
+    /// KVM_S390_INT_EXTERNAL_CALL from `source`; EBUSY if one is already pending (Linux).
+    public func injectExternalCall(from source: UInt16) throws(Errno) {
+        guard cpu.interruptions.postExternalCall(from: source) else { throw .EBUSY }
+        doorbell.ring()
+    }
+
+    /// KVM_S390_SIGP_STOP, optionally storing status.
+    public func injectStop(storeStatus: Bool) {
+        cpu.interruptions.postStop(storeStatus: storeStatus)
+        doorbell.ring()
+    }
+
+    /// KVM_S390_STORE_STATUS at absolute `address`, or into the prefix area.
+    public func storeStatus(atAbsolute address: UInt64?) throws(Errno) {
+        let area = address ?? cpu.prefix + 0x1200
+        guard cpu.storeStatus(atAbsolute: area, inPrefixArea: address == nil) else { throw .EFAULT }
+    }
+
+    // MARK: KVM_GET/SET_SREGS, FPU, sync registers
+
+    public var accessRegisters: [UInt32] {
+        get { (0..<16).map { cpu.ar[$0] } }
+        set { for (index, value) in newValue.prefix(16).enumerated() { cpu.ar[index] = value } }
+    }
+    public var floatingPointRegisters: [UInt64] {
+        get { (0..<16).map { cpu.fpr[$0] } }
+        set { for (index, value) in newValue.prefix(16).enumerated() { cpu.fpr[index] = value } }
+    }
+    public var floatingPointControl: UInt32 {
+        get { cpu.fpc }
+        set { cpu.fpc = newValue }
+    }
+    public var todProgrammableRegister: UInt32 {
+        get { cpu.todProgrammableRegister }
+        set { cpu.todProgrammableRegister = newValue }
+    }
+    public var cpuTimer: UInt64 {
+        get { cpu.cpuTimer }
+        set { cpu.cpuTimer = newValue }
+    }
+    public var clockComparator: UInt64 {
+        get { cpu.clockComparator }
+        set { cpu.clockComparator = newValue }
+    }
+    public var breakingEventAddress: UInt64 {
+        get { cpu.breakingEventAddress }
+        set { cpu.breakingEventAddress = newValue }
+    }
+    public func setPrefix(_ value: UInt64) { cpu.setPrefix(value) }
 
     // MARK: KVM_S390_MEM_OP (logical)
 

@@ -72,7 +72,7 @@ public final class VirtualMachine: @unchecked Sendable {
     /// s390's kvm_arch_prepare_memory_region, kvm_gmem_bind). All guest RAM of s390pv is
     /// restricted memory, so a slot that is not backed by a guest_memfd is refused (EINVAL).
     public func setMemoryRegion(slot: UInt32, flags: UInt32, guestAddress: UInt64, size: UInt64,
-                                userspaceAddress: UInt64, memfd: GuestMemfd?, memfdOffset: UInt64) throws(Errno) {
+                                userspaceAddress: UInt64, memfd: Result<GuestMemfd, Errno>?, memfdOffset: UInt64) throws(Errno) {
         let logDirtyPages: UInt32 = 1 << 0, guestMemfdFlag: UInt32 = 1 << 2
         let page: UInt64 = 4096, segment: UInt64 = 1 << 20
         guard flags & ~(logDirtyPages | guestMemfdFlag) == 0 else { throw .EINVAL }
@@ -100,15 +100,18 @@ public final class VirtualMachine: @unchecked Sendable {
             guard userspaceAddress % segment == 0, size % segment == 0, guestAddress + size <= VirtualMachine.maxGuestMemory else {
                 throw .EINVAL
             }
-            guard flags & guestMemfdFlag != 0, let memfd, ownMemfds.contains(ObjectIdentifier(memfd)) else { throw .EINVAL }
-            guard memfdOffset + size <= memfd.size else { throw .EINVAL }
+            // kvm_gmem_bind: the descriptor must be open (EBADF), a guest_memfd of this VM (EINVAL).
+            guard flags & guestMemfdFlag != 0, let memfd else { throw .EINVAL }
+            let file = try memfd.get()
+            guard ownMemfds.contains(ObjectIdentifier(file)) else { throw .EINVAL }
+            guard memfdOffset + size <= file.size else { throw .EINVAL }
             do throws(MemoryErrno) {
-                try addressSpace.map(memfd, fileOffset: memfdOffset, length: size, at: guestAddress)
+                try addressSpace.map(file, fileOffset: memfdOffset, length: size, at: guestAddress)
             } catch {
                 throw Errno(error.rawValue)
             }
-            let registration = memfd.register(notifier: MemoryNotifier(vm: self, guestAddress: guestAddress, fileOffset: memfdOffset))
-            memslots[id] = Memslot(guestAddress: guestAddress, size: size, memfd: memfd, registration: registration)
+            let registration = file.register(notifier: MemoryNotifier(vm: self, guestAddress: guestAddress, fileOffset: memfdOffset))
+            memslots[id] = Memslot(guestAddress: guestAddress, size: size, memfd: file, registration: registration)
             updateStorageSize()
         }
     }
@@ -146,6 +149,15 @@ public final class VirtualMachine: @unchecked Sendable {
     }
 
     var memoryFailureMessage: String? { memoryFailure.withLock { $0 } }
+
+    /// Userspace controls vCPU run states (set by KVM_SET_MP_STATE and KVM_S390_PV_COMMAND, as
+    /// kvm_s390_set_user_cpu_state_ctrl): the kernel then never stops or starts a vCPU itself.
+    public private(set) var userCPUStateControl: Bool {
+        get { userControl.load(ordering: .acquiring) }
+        set { userControl.store(newValue, ordering: .releasing) }
+    }
+    private let userControl = Atomic<Bool>(false)
+    public func enableUserCPUStateControl() { userCPUStateControl = true }
 
     /// KVM_CREATE_VCPU: EEXIST for a used id, EINVAL beyond the maximum.
     public func createVCPU(id: UInt16) throws(Errno) -> VirtualCPU {

@@ -108,13 +108,13 @@ public struct BackendSupport: Sendable, CustomStringConvertible {
     }
 
     private static func probeKVM() -> BackendAvailability {
-        let kvm = s390pv_kvm_open()
+        let kvm = s390pv_host_kvm_open()
         guard kvm >= 0 else { return .unavailable(describe("open /dev/kvm", errno)) }
         defer { close(kvm) }
-        guard s390pv_kvm_check_extension(kvm, S390PV_KVM_CAP_GUEST_MEMFD) > 0 else {
+        guard s390pv_host_kvm_check_extension(kvm, S390PV_KVM_CAP_GUEST_MEMFD) > 0 else {
             return .unavailable("KVM_CAP_GUEST_MEMFD is 0 (kernel < 6.8)")
         }
-        let flags = s390pv_kvm_check_extension(kvm, S390PV_KVM_CAP_GUEST_MEMFD_FLAGS)
+        let flags = s390pv_host_kvm_check_extension(kvm, S390PV_KVM_CAP_GUEST_MEMFD_FLAGS)
         let wanted = S390PV_GUEST_MEMFD_FLAG_MMAP | S390PV_GUEST_MEMFD_FLAG_INIT_SHARED
         guard flags > 0, UInt64(flags) & wanted == wanted else {
             return .unavailable("KVM_CAP_GUEST_MEMFD_FLAGS is \(max(flags, 0)), MMAP|INIT_SHARED (3) needed (kernel < 6.18)")
@@ -186,15 +186,15 @@ final class HostFile: @unchecked Sendable {
 
     /// Host guest_memfd files (MMAP|INIT_SHARED) of the given lengths on one throwaway VM.
     static func createGuestMemfds(lengths: [UInt64]) throws(MemoryErrno) -> [Int32] {
-        let kvm = s390pv_kvm_open()
+        let kvm = s390pv_host_kvm_open()
         guard kvm >= 0 else { throw .host }
         defer { close(kvm) }
-        let vm = s390pv_kvm_create_vm(kvm, 0)
+        let vm = s390pv_host_kvm_create_vm(kvm, 0)
         guard vm >= 0 else { throw .host }
         defer { close(vm) }   // Each guest_memfd file holds its own reference on the VM.
         var files: [Int32] = []
         for length in lengths {
-            let fd = s390pv_kvm_create_guest_memfd(vm, length,
+            let fd = s390pv_host_kvm_create_guest_memfd(vm, length,
                                                    S390PV_GUEST_MEMFD_FLAG_MMAP | S390PV_GUEST_MEMFD_FLAG_INIT_SHARED)
             guard fd >= 0 else {
                 let error = MemoryErrno.host

@@ -255,9 +255,7 @@ public final class Machine: @unchecked Sendable {
     }
 
     private func inject(_ code: ProgramInterruptionCode, into vcpu: VirtualCPU, ilc: Int) {
-        do { try vcpu.injectProgramInterruption(code, ilc: ilc) } catch {
-            finish(.checkStop(cpu: vcpu.id, reason: "program interruption \(code) with the lowcore outside storage"))
-        }
+        vcpu.injectProgramInterruption(code, ilc: ilc)
     }
 
     private func handleDiagnose(_ vcpu: VirtualCPU, ipa: UInt16, ipb: UInt32) {

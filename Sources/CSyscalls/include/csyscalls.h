@@ -37,12 +37,20 @@ static const unsigned long long S390PV_GUEST_MEMFD_FLAG_INIT_SHARED = 1ULL << 1;
 /// The soft RLIMIT_MEMLOCK in bytes (~0ULL when unlimited or unknown).
 unsigned long long s390pv_memlock_limit(void);
 /// open("/dev/kvm", O_RDWR | O_CLOEXEC).
-int s390pv_kvm_open(void);
+int s390pv_host_kvm_open(void);
 /// KVM_CHECK_EXTENSION (_IO(0xAE, 0x03)) on a system or VM fd: the capability's value, or -1.
-int s390pv_kvm_check_extension(int fd, unsigned long capability);
+int s390pv_host_kvm_check_extension(int fd, unsigned long capability);
 /// KVM_CREATE_VM (_IO(0xAE, 0x01)) with machine type `type`: a VM fd (close-on-exec).
-int s390pv_kvm_create_vm(int kvm_fd, unsigned long type);
+int s390pv_host_kvm_create_vm(int kvm_fd, unsigned long type);
 /// KVM_CREATE_GUEST_MEMFD (0xC040AED4) on a VM fd: a guest_memfd of `size` bytes.
-int s390pv_kvm_create_guest_memfd(int vm_fd, unsigned long long size, unsigned long long flags);
+int s390pv_host_kvm_create_guest_memfd(int vm_fd, unsigned long long size, unsigned long long flags);
+
+/// Copies `length` bytes from address `remote` of this process to `local` without faulting:
+/// process_vm_readv(2) on our own pid. Returns the byte count, or -1 (EFAULT for a bad range).
+long s390pv_read_own_memory(void *local, unsigned long remote, unsigned long length);
+/// The same in the other direction (process_vm_writev(2)).
+long s390pv_write_own_memory(unsigned long remote, const void *local, unsigned long length);
+/// 1 if `fd` is an open descriptor of this process.
+int s390pv_fd_is_open(int fd);
 
 #endif

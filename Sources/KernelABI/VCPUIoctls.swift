@@ -1,0 +1,240 @@
+// vCPU descriptor ioctls (kvm_vcpu_ioctl, kvm_arch_vcpu_async_ioctl, kvm_arch_vcpu_ioctl).
+import CKVM
+import Foundation
+import KernelModel
+import S390CPU
+
+/// s390pv's one private vCPU ioctl: make a KVM_RUN in progress on another thread return EINTR.
+/// It stands for "send the vCPU thread a signal", which an in-process kernel model cannot see.
+public let S390PV_KVM_KICK_VCPU: UInt = 0xAEFE    // _IO(KVMIO, 0xfe): unused by Linux
+
+extension KVMDevice {
+    static func vcpuIoctl(_ file: VCPUFile, _ request: UInt, _ argument: UInt) -> Result<Int, Errno> {
+        // kvm_vcpu_ioctl: only KVM ioctls (type 0xAE) reach a vCPU.
+        guard (request >> 8) & 0xFF == 0xAE else { return .failure(.EINVAL) }
+        let vcpu = file.vcpu
+        // Asynchronous ioctls do not wait for a running KVM_RUN.
+        switch request {
+        case S390PV_KVM_S390_IRQ:
+            return attempt { () throws(Errno) in try injectIRQ(vcpu, try UserMemory.read(kvm_s390_irq.self, from: argument)); return 0 }
+        case S390PV_KVM_S390_INTERRUPT:
+            return attempt { () throws(Errno) in
+                let interrupt = try UserMemory.read(kvm_s390_interrupt.self, from: argument)
+                var irq = kvm_s390_irq()
+                irq.type = UInt64(interrupt.type)
+                switch interrupt.type {
+                case KVM_S390_PROGRAM_INT: irq.u.pgm.code = UInt16(truncatingIfNeeded: interrupt.parm)
+                case KVM_S390_INT_EMERGENCY: irq.u.emerg.code = UInt16(truncatingIfNeeded: interrupt.parm)
+                case KVM_S390_INT_EXTERNAL_CALL: irq.u.extcall.code = UInt16(truncatingIfNeeded: interrupt.parm)
+                default: break
+                }
+                try injectIRQ(vcpu, irq)
+                return 0
+            }
+        case S390PV_KVM_KICK_VCPU:
+            vcpu.kick()
+            return .success(0)
+        default:
+            break
+        }
+        file.mutex.lock()
+        defer { file.mutex.unlock() }
+        switch request {
+        case S390PV_KVM_RUN:
+            guard argument == 0 else { return .failure(.EINVAL) }
+            return run(file)
+        case S390PV_KVM_GET_REGS:
+            var registers = kvm_regs()
+            setElements(&registers.gprs, vcpu.gprs)
+            return attempt { () throws(Errno) in try UserMemory.write(registers, to: argument); return 0 }
+        case S390PV_KVM_SET_REGS:
+            return attempt { () throws(Errno) in
+                let registers = try UserMemory.read(kvm_regs.self, from: argument)
+                vcpu.gprs = elements(of: registers.gprs, as: UInt64.self, count: 16)
+                setElements(&file.run.pointee.s.regs.gprs, vcpu.gprs)
+                return 0
+            }
+        case S390PV_KVM_GET_SREGS:
+            var registers = kvm_sregs()
+            setElements(&registers.acrs, vcpu.accessRegisters)
+            setElements(&registers.crs, vcpu.controlRegisters)
+            return attempt { () throws(Errno) in try UserMemory.write(registers, to: argument); return 0 }
+        case S390PV_KVM_SET_SREGS:
+            return attempt { () throws(Errno) in
+                let registers = try UserMemory.read(kvm_sregs.self, from: argument)
+                vcpu.accessRegisters = elements(of: registers.acrs, as: UInt32.self, count: 16)
+                vcpu.controlRegisters = elements(of: registers.crs, as: UInt64.self, count: 16)
+                return 0
+            }
+        case S390PV_KVM_GET_FPU:
+            var fpu = kvm_fpu()
+            fpu.fpc = vcpu.floatingPointControl
+            setElements(&fpu.fprs, vcpu.floatingPointRegisters)
+            return attempt { () throws(Errno) in try UserMemory.write(fpu, to: argument); return 0 }
+        case S390PV_KVM_SET_FPU:
+            return attempt { () throws(Errno) in
+                let fpu = try UserMemory.read(kvm_fpu.self, from: argument)
+                // test_fp_ctl: reserved FPC bits set is EINVAL.
+                guard fpu.fpc & 0x0303_0088 == 0 else { throw .EINVAL }
+                vcpu.floatingPointControl = fpu.fpc
+                vcpu.floatingPointRegisters = elements(of: fpu.fprs, as: UInt64.self, count: 16)
+                return 0
+            }
+        case S390PV_KVM_GET_MP_STATE:
+            return attempt { () throws(Errno) in
+                try UserMemory.write(kvm_mp_state(mp_state: vcpu.mpState.rawValue), to: argument)
+                return 0
+            }
+        case S390PV_KVM_SET_MP_STATE:
+            return attempt { () throws(Errno) in
+                let state = try UserMemory.read(kvm_mp_state.self, from: argument)
+                // Userspace now owns run states (kvm_s390_set_user_cpu_state_ctrl).
+                file.vmFile.vm.enableUserCPUStateControl()
+                switch state.mp_state {
+                case MPState.stopped.rawValue: vcpu.setMPState(.stopped)
+                case MPState.operating.rawValue: vcpu.setMPState(.operating)
+                default: throw Errno(6)   // ENXIO: LOAD needs a protected vCPU; CHECK_STOP is not supported
+                }
+                return 0
+            }
+        case S390PV_KVM_S390_SET_INITIAL_PSW:
+            return attempt { () throws(Errno) in
+                let psw = try UserMemory.read(kvm_s390_psw.self, from: argument)
+                try vcpu.setInitialPSW(CPU.PSW(mask: psw.mask, address: psw.addr))
+                file.run.pointee.psw_mask = psw.mask
+                file.run.pointee.psw_addr = psw.addr
+                return 0
+            }
+        case S390PV_KVM_S390_INITIAL_RESET:
+            vcpu.initialReset()
+            file.storeSyncRegisters()
+            return .success(0)
+        case S390PV_KVM_S390_NORMAL_RESET:
+            vcpu.normalReset()
+            return .success(0)
+        case S390PV_KVM_S390_CLEAR_RESET:
+            vcpu.clearReset()
+            file.storeSyncRegisters()
+            return .success(0)
+        case S390PV_KVM_S390_STORE_STATUS:
+            // The argument is the address, or KVM_S390_STORE_STATUS_NOADDR / _PREFIXED.
+            return attempt { () throws(Errno) in
+                try vcpu.storeStatus(atAbsolute: argument >= UInt.max - 1 ? nil : UInt64(argument))
+                return 0
+            }
+        case S390PV_KVM_S390_MEM_OP:
+            return attempt { () throws(Errno) in try logicalMemoryOperation(vcpu, try UserMemory.read(kvm_s390_mem_op.self, from: argument)) }
+        case S390PV_KVM_SET_GUEST_DEBUG:
+            return attempt { () throws(Errno) in
+                let debug = try UserMemory.read(kvm_guest_debug.self, from: argument)
+                let enabled = debug.control & UInt32(KVM_GUESTDBG_ENABLE) != 0
+                vcpu.singleStep = enabled && debug.control & UInt32(KVM_GUESTDBG_SINGLESTEP) != 0
+                return 0
+            }
+        case S390PV_KVM_S390_PV_CPU_COMMAND:
+            return .failure(.EINVAL)   // not a PV host (spec kvm-pv-ioctl.md 1.5)
+        case S390PV_KVM_CHECK_EXTENSION:
+            return .success(checkExtension(argument))
+        case S390PV_KVM_ENABLE_CAP:
+            return attempt { () throws(Errno) in
+                _ = try UserMemory.read(kvm_enable_cap.self, from: argument)
+                throw .EINVAL
+            }
+        default:
+            return .failure(.ENOTTY)
+        }
+    }
+
+    /// KVM_RUN (kvm_arch_vcpu_ioctl_run).
+    static func run(_ file: VCPUFile) -> Result<Int, Errno> {
+        let run = file.run
+        let vcpu = file.vcpu
+        let vm = file.vmFile.vm
+        if run.pointee.immediate_exit != 0 {
+            run.pointee.exit_reason = UInt32(KVM_EXIT_INTR)
+            return .failure(.EINTR)
+        }
+        let valid = UInt64(KVM_SYNC_PREFIX | KVM_SYNC_GPRS | KVM_SYNC_ACRS | KVM_SYNC_CRS | KVM_SYNC_ARCH0 | KVM_SYNC_PFAULT
+                           | KVM_SYNC_VRS | KVM_SYNC_RICCB | KVM_SYNC_FPRS | KVM_SYNC_GSCB | KVM_SYNC_BPBC
+                           | KVM_SYNC_ETOKEN | KVM_SYNC_DIAG318)
+        guard run.pointee.kvm_valid_regs & ~valid == 0, run.pointee.kvm_dirty_regs & ~valid == 0 else { return .failure(.EINVAL) }
+        if !vm.userCPUStateControl {
+            if vcpu.mpState == .stopped { vcpu.setMPState(.operating) }
+        } else if vcpu.mpState == .stopped {
+            return .failure(.EINVAL)   // "can't run stopped vcpu"
+        }
+        file.loadSyncRegisters()
+        let exit = vcpu.run()
+        file.storeSyncRegisters()
+        switch exit {
+        case .sieIntercept(let icptcode, let ipa, let ipb):
+            run.pointee.exit_reason = UInt32(KVM_EXIT_S390_SIEIC)
+            run.pointee.s390_sieic.icptcode = icptcode
+            run.pointee.s390_sieic.ipa = ipa
+            run.pointee.s390_sieic.ipb = ipb
+        case .debug:
+            run.pointee.exit_reason = UInt32(KVM_EXIT_DEBUG)
+            run.pointee.debug.arch.addr = vcpu.psw.address
+            run.pointee.debug.arch.type = 0
+        case .interrupted:
+            run.pointee.exit_reason = UInt32(KVM_EXIT_INTR)
+            return .failure(.EINTR)
+        case .internalError:
+            run.pointee.exit_reason = UInt32(KVM_EXIT_INTERNAL_ERROR)
+            run.pointee.internal.suberror = 1   // KVM_INTERNAL_ERROR_EMULATION
+            run.pointee.internal.ndata = 0
+        }
+        return .success(0)
+    }
+
+    /// kvm_s390_inject_vcpu: the local interruption types.
+    static func injectIRQ(_ vcpu: VirtualCPU, _ irq: kvm_s390_irq) throws(Errno) {
+        switch UInt32(truncatingIfNeeded: irq.type) {
+        case KVM_S390_PROGRAM_INT:
+            // The ILC comes from the flags when marked valid, else from the intercepted instruction.
+            let flags = irq.u.pgm.flags
+            let ilc = flags & UInt8(KVM_S390_PGM_FLAGS_ILC_VALID) != 0 ? Int((flags >> 1) & 3) * 2 : 4
+            vcpu.injectProgramInterruption(ProgramInterruptionCode(rawValue: irq.u.pgm.code), ilc: ilc)
+        case KVM_S390_SIGP_STOP:
+            vcpu.injectStop(storeStatus: irq.u.stop.flags & UInt32(KVM_S390_STOP_FLAG_STORE_STATUS) != 0)
+        case KVM_S390_RESTART:
+            vcpu.injectRestart()
+        case KVM_S390_INT_EMERGENCY:
+            vcpu.injectEmergencySignal(from: irq.u.emerg.code)
+        case KVM_S390_INT_EXTERNAL_CALL:
+            try vcpu.injectExternalCall(from: irq.u.extcall.code)
+        default:
+            throw .EINVAL
+        }
+    }
+
+    /// KVM_S390_MEM_OP on a vCPU: logical reads and writes (kvm_s390_vcpu_mem_op). SIDA
+    /// operations need a protected vCPU: EINVAL here.
+    static func logicalMemoryOperation(_ vcpu: VirtualCPU, _ operation: kvm_s390_mem_op) throws(Errno) -> Int {
+        guard operation.op == KVM_S390_MEMOP_LOGICAL_READ || operation.op == KVM_S390_MEMOP_LOGICAL_WRITE else { throw .EINVAL }
+        try validateMemoryOperation(operation, supportedFlags: UInt64(KVM_S390_MEMOP_F_INJECT_EXCEPTION
+                                                                         | KVM_S390_MEMOP_F_CHECK_ONLY | KVM_S390_MEMOP_F_SKEY_PROTECTION))
+        guard operation.ar < 16 else { throw .EINVAL }
+        let count = Int(operation.size)
+        do {
+            if operation.op == KVM_S390_MEMOP_LOGICAL_READ {
+                let bytes = try vcpu.readLogical(operation.gaddr, count: count)
+                if operation.flags & UInt64(KVM_S390_MEMOP_F_CHECK_ONLY) == 0 { try UserMemory.writeBytes(bytes, to: UInt(operation.buf)) }
+            } else if operation.flags & UInt64(KVM_S390_MEMOP_F_CHECK_ONLY) != 0 {
+                _ = try vcpu.readLogical(operation.gaddr, count: count)
+            } else {
+                try vcpu.writeLogical(operation.gaddr, try UserMemory.readBytes(from: UInt(operation.buf), count: count))
+            }
+        } catch let error as Errno {
+            throw error
+        } catch MemoryOperationError.programException(let code) {
+            if operation.flags & UInt64(KVM_S390_MEMOP_F_INJECT_EXCEPTION) != 0 {
+                vcpu.injectProgramInterruption(code, ilc: 0)
+            }
+            return Int(code.rawValue)
+        } catch {
+            throw .EFAULT
+        }
+        return 0
+    }
+}
