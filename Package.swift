@@ -51,15 +51,18 @@ let package = Package(
         // The ioctl surface: fds, Linux ioctl numbers and uapi layouts over the kernel model, and
         // its C ABI.
         .target(name: "KernelABI", dependencies: ["KernelModel", "RestrictedMemory", "S390CPU", "CKVM", "CSyscalls"]),
+        // Typed wrappers over the ioctl surface: everything the VMM knows of the kernel model.
+        .target(name: "KVMIoctls", dependencies: ["KernelABI", "CKVM", "CSyscalls"]),
         // LD_PRELOAD shim routing /dev/kvm and the model's descriptors of a C program to KernelABI.
         .target(name: "CPreload", dependencies: ["CKVM"]),
         // Capstone-backed s390x disassembly (trace, `s390pv disasm`, decoder cross-check).
-        .target(name: "Disassembler", dependencies: ["CCapstone"]),
-        // QEMU-shaped machine: loader, SCLP console, DIAG 308, exit protocol. Sees guest RAM only
-        // through KernelModel's memory operations (it deliberately does not depend on RestrictedMemory).
-        .target(name: "VMM", dependencies: ["KernelModel", "CLibelf", "Disassembler", "CSyscalls"]),
+        .target(name: "Disassembler", dependencies: ["CCapstone", "S390CPU"]),
+        // QEMU-shaped machine: loader, SCLP console, DIAG 308, SIGP in userspace, exit protocol.
+        // It knows the kernel model only through the ioctl surface (KVMIoctls); the module graph
+        // keeps it away from KernelModel, S390CPU and RestrictedMemory.
+        .target(name: "VMM", dependencies: ["KVMIoctls", "CLibelf", "Disassembler"]),
         .executableTarget(name: "s390pv",
-                          dependencies: ["VMM", "Disassembler",
+                          dependencies: ["VMM", "Disassembler", "KernelABI", "CKVM",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),

@@ -1,4 +1,5 @@
 import CCapstone
+import S390CPU
 
 /// Why a disassembler could not be created.
 public enum DisassemblerError: Error, CustomStringConvertible, Equatable {
@@ -117,4 +118,20 @@ private func cString(_ raw: UnsafeRawBufferPointer) -> String {
 private func hex2(_ byte: UInt8) -> String {
     let digits = Array("0123456789abcdef")
     return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+}
+
+extension S390Disassembler {
+    /// "bytes  text" for the instruction at the start of `bytes`: capstone's disassembly, else
+    /// the mnemonic from s390pv's own instruction table (capstone 4 lacks many system and newer
+    /// instructions), else the opcode bytes.
+    public func describe(_ bytes: [UInt8], address: UInt64) -> String {
+        func hex(_ bytes: some Sequence<UInt8>) -> String {
+            bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
+        }
+        if let instruction = decode(bytes, address: address) { return "\(hex(instruction.bytes)) \(instruction.text)" }
+        if let definition = InstructionSet.decode(bytes) {
+            return "\(hex(bytes.prefix(definition.length))) \(definition.mnemonic.lowercased()) (operands not decoded)"
+        }
+        return bytes.isEmpty ? "(instruction not addressable)" : "\(hex(bytes.prefix(2))) (invalid opcode)"
+    }
 }

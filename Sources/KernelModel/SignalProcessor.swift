@@ -1,5 +1,8 @@
-// SIGNAL PROCESSOR, handled in the kernel model as KVM does without KVM_CAP_S390_USER_SIGP
-// (arch/s390/kvm/sigp.c; orders and status bits: spec s390x-cpu.md section 7.5).
+// SIGNAL PROCESSOR as KVM splits it without KVM_CAP_S390_USER_SIGP (arch/s390/kvm/sigp.c):
+// the kernel answers sense, external call, emergency signals, stops, store status, set prefix,
+// sense running status and set architecture; START, RESTART, the CPU resets and every other
+// order go to userspace as an instruction intercept once the target is known to exist.
+// Orders and status bits: spec s390x-cpu.md section 7.5.
 import Foundation
 import S390CPU
 
@@ -21,8 +24,9 @@ enum SIGPStatus {
 }
 
 extension VirtualCPU {
-    /// Executes the intercepted SIGP (RS format: R1, R3, B2/D2 in IPA/IPB) and sets the CC.
-    func handleSignalProcessor(ipa: UInt16, ipb: UInt32) {
+    /// Executes the intercepted SIGP (RS format: R1, R3, B2/D2 in IPA/IPB) and sets the CC;
+    /// false when the order is userspace's to complete.
+    func handleSignalProcessor(ipa: UInt16, ipb: UInt32) -> Bool {
         let r1 = Int(ipa >> 4 & 0xF), r3 = Int(ipa & 0xF)
         let base = Int(ipb >> 28), displacement = UInt64(ipb >> 16 & 0xFFF)
         let orderCode = UInt8(truncatingIfNeeded: displacement &+ (base == 0 ? 0 : cpu.gpr[base]))
@@ -30,20 +34,24 @@ extension VirtualCPU {
         let targetAddress = UInt16(truncatingIfNeeded: cpu.gpr[r3])
 
         let result = signal(orderCode: orderCode, targetAddress: targetAddress, parameter: parameter)
+        if result == .userspace { return false }
         if case .status(let status) = result {
             cpu.gpr[r1] = (cpu.gpr[r1] & 0xFFFF_FFFF_0000_0000) | UInt64(status)
         }
         cpu.conditionCode = result.conditionCode
+        return true
     }
 
-    enum SIGPResult {
+    enum SIGPResult: Equatable {
         case accepted, status(UInt32), busy, notOperational
+        /// The VMM completes the order (START, RESTART, resets, anything unknown here).
+        case userspace
         var conditionCode: UInt8 {
             switch self {
             case .accepted: 0
             case .status: 1
             case .busy: 2
-            case .notOperational: 3
+            case .notOperational, .userspace: 3
             }
         }
     }
@@ -52,7 +60,9 @@ extension VirtualCPU {
         // s390pv always runs z/Architecture (CZAM): QEMU answers "invalid parameter".
         if orderCode == SIGPOrder.setArchitecture.rawValue { return .status(SIGPStatus.invalidParameter) }
         guard let target = vm.vcpu(address: targetAddress) else { return .notOperational }
-        guard let order = SIGPOrder(rawValue: orderCode) else { return .status(SIGPStatus.invalidOrder) }
+        guard let order = SIGPOrder(rawValue: orderCode) else { return .userspace }
+        // A pending stop has priority over every order but another stop (handle_sigp_dst).
+        if target.cpu.interruptions.stopPending && order != .stop && order != .stopAndStoreStatus { return .busy }
         switch order {
         case .sense:
             var status: UInt32 = 0
@@ -68,9 +78,8 @@ extension VirtualCPU {
             target.cpu.interruptions.postEmergencySignal(from: id)
             target.doorbell.ring()
             return .accepted
-        case .start:
-            if target.mpState == .stopped { target.setMPState(.operating) }
-            return .accepted
+        case .start, .restart, .initialCPUReset, .cpuReset, .storeAdditionalStatus:
+            return .userspace
         case .stop, .stopAndStoreStatus:
             let storeStatus = order == .stopAndStoreStatus
             if target.mpState == .stopped {
@@ -79,14 +88,6 @@ extension VirtualCPU {
                 target.cpu.interruptions.postStop(storeStatus: storeStatus)
                 target.doorbell.ring()
             }
-            return .accepted
-        case .restart:
-            target.cpu.interruptions.postRestart()
-            if target.mpState == .stopped { target.setMPState(.operating) } else { target.doorbell.ring() }
-            return .accepted
-        case .initialCPUReset, .cpuReset:
-            guard target.stopForStateChange(by: self) else { return .busy }
-            if order == .initialCPUReset { target.cpu.initialCPUReset() } else { target.cpu.cpuReset() }
             return .accepted
         case .setPrefix:
             // KVM's __sigp_set_prefix validates the address before the target's state.
@@ -102,22 +103,8 @@ extension VirtualCPU {
             return .accepted
         case .senseRunningStatus:
             return target.mpState == .operating && !target.cpu.psw.isWait ? .accepted : .status(SIGPStatus.notRunning)
-        case .storeAdditionalStatus:
-            // No vector or guarded-storage facility is offered, so there is nothing to store (QEMU).
-            return .status(SIGPStatus.invalidOrder)
         case .setArchitecture:
             return .status(SIGPStatus.invalidParameter)
         }
-    }
-
-    /// Brings this vCPU to the stopped state so another vCPU may change its registers: an
-    /// operating target is asked to stop and waited for (at most one second, then busy).
-    func stopForStateChange(by requester: VirtualCPU) -> Bool {
-        if requester === self {
-            setMPStateQuietly(.stopped)
-            return true
-        }
-        requestStop()
-        return waitUntilStopped(until: Date(timeIntervalSinceNow: 1))
     }
 }

@@ -142,8 +142,6 @@ public final class VirtualCPU: @unchecked Sendable {
                 return .interrupted
             case .instruction(let ipa, let ipb, let length):
                 if handleInKernel(ipa: ipa, ipb: ipb, length: length) {
-                    // A SIGP reset addressed to this CPU leaves it stopped.
-                    if mpState == .stopped { return .sieIntercept(icptcode: InterceptCode.stop, ipa: 0, ipb: 0) }
                     if singleStep { return .debug }
                     continue
                 }
@@ -197,8 +195,7 @@ public final class VirtualCPU: @unchecked Sendable {
             let code = diagnoseCode(ipa: ipa, ipb: ipb)
             return code == 0x44 || code == 0x9C
         case 0xAE:
-            handleSignalProcessor(ipa: ipa, ipb: ipb)
-            return true
+            return handleSignalProcessor(ipa: ipa, ipb: ipb)
         default:
             return false
         }

@@ -1,7 +1,13 @@
 // DIAGNOSE 0x308 (IPL functions) as QEMU's target/s390x/diag.c handles it for non-protected
 // guests (spec s390x-cpu.md section 7.9). DIAG 0x44/0x9C never get here: the kernel handles them.
-import KernelModel
-import S390CPU
+import KVMIoctls
+
+/// Program-interruption codes the VMM raises for instructions it completes.
+enum ProgramInterruption: UInt16, Sendable {
+    case operation = 0x01
+    case addressing = 0x05
+    case specification = 0x06
+}
 
 enum DiagnoseCode {
     static let ipl: UInt64 = 0x308
@@ -25,7 +31,7 @@ enum IPLResponse {
 /// What the machine must do after a DIAG the VMM handled.
 enum DiagnoseAction: Equatable {
     case resume
-    case program(ProgramInterruptionCode)
+    case program(ProgramInterruption)
     /// Subcodes 0 and 1: reset, then continue from the short PSW at absolute 0.
     case resetAndLoadPSW(clearAll: Bool)
     /// Subcode 3: clear everything and IPL the image again.
@@ -43,29 +49,29 @@ final class IPLParameters: @unchecked Sendable {
     private(set) var block: [UInt8]?
 
     /// Handles DIAG 308 for `vcpu` with R1/R3 from the intercepted instruction.
-    func diagnose(vcpu: VirtualCPU, vm: VirtualMachine, r1: Int, r3: Int) -> DiagnoseAction {
-        var registers = vcpu.gprs
-        let subcode = registers[r3]
+    func diagnose(vcpu: any GuestRegisters, vm: any GuestMemoryAccess, memorySize: UInt64, r1: Int, r3: Int) -> DiagnoseAction {
+        let subcode = vcpu.gpr(r3)
         guard subcode & ~0xFFFF == 0 else { return .program(.specification) }
         switch subcode {
         case IPLSubcode.modifiedClear: return .resetAndLoadPSW(clearAll: true)
         case IPLSubcode.loadNormal: return .resetAndLoadPSW(clearAll: false)
         case IPLSubcode.loadClear: return .reIPL
         case IPLSubcode.setIPLParameters, IPLSubcode.storeIPLParameters:
-            let address = registers[r1]
+            let address = vcpu.gpr(r1)
             guard r1 & 1 == 0, address & 0xFFF == 0 else { return .program(.specification) }
-            guard address < vm.memorySize, UInt64(IPLParameters.maximumLength) <= vm.memorySize - address else {
+            guard address < memorySize, UInt64(IPLParameters.maximumLength) <= memorySize - address else {
                 return .program(.addressing)
             }
+            let response: UInt64
             if subcode == IPLSubcode.setIPLParameters {
-                registers[r1 + 1] = store(from: vm, address: address)
+                response = store(from: vm, address: address)
             } else if let block {
                 _ = try? vm.writeAbsolute(address, block)
-                registers[r1 + 1] = IPLResponse.ok
+                response = IPLResponse.ok
             } else {
-                registers[r1 + 1] = IPLResponse.noConfiguration
+                response = IPLResponse.noConfiguration
             }
-            vcpu.gprs = registers
+            vcpu.setGPR(r1 + 1, response)
             return .resume
         default:
             return .program(.specification)
@@ -75,7 +81,7 @@ final class IPLParameters: @unchecked Sendable {
     /// Validates and keeps the block at `address`: its length (first word) at most 4 KiB, and a
     /// known block type with at least that type's length (QEMU's iplb_valid_len, iplb_valid).
     /// An invalid block leaves the stored one as it was.
-    private func store(from vm: VirtualMachine, address: UInt64) -> UInt64 {
+    private func store(from vm: any GuestMemoryAccess, address: UInt64) -> UInt64 {
         guard let header = try? vm.readAbsolute(address, count: IPLParameters.blockTypeOffset + 1) else { return IPLResponse.invalid }
         let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
         guard length <= IPLParameters.maximumLength,

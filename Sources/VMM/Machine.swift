@@ -1,10 +1,11 @@
-// The QEMU-shaped machine: loads an image through KVM_S390_MEM_OP, starts vCPU threads that
-// loop on KVM_RUN, and handles what the kernel hands back (SCLP, DIAG 308, stops, waits).
-// It holds no pointer into guest RAM: everything goes through the kernel model's interface.
+// The QEMU-shaped machine. It talks to the kernel model only through KVM ioctls (KVMIoctls):
+// guest RAM is guest_memfd memslots it never maps, guest memory moves with KVM_S390_MEM_OP,
+// and it owns the run state of every vCPU (KVM_SET_MP_STATE), as QEMU does: a stopped vCPU's
+// thread waits here, not in KVM_RUN. It completes what KVM leaves to userspace: SCLP,
+// DIAG 308, and the SIGP orders START, RESTART, the CPU resets and unknown orders.
 import Disassembler
 import Foundation
-import KernelModel
-import S390CPU
+import KVMIoctls
 
 public struct MachineConfiguration: Sendable {
     public var imagePath: String
@@ -23,9 +24,9 @@ public enum RunOutcome: Equatable, Sendable {
     /// Every CPU stopped; `status` is the guest's `EXIT: STATUS=` value, if it printed one.
     case stopped(status: Int?)
     /// A CPU loaded a disabled-wait PSW: the guest crashed.
-    case disabledWait(cpu: UInt16, psw: CPU.PSW)
-    /// A CPU check-stopped (e.g. an interruption with the lowcore outside storage).
-    case checkStop(cpu: UInt16, reason: String)
+    case disabledWait(cpu: Int, psw: PSW)
+    /// A CPU check-stopped, or the kernel model reported an internal error.
+    case checkStop(cpu: Int, reason: String)
     case timeout
 }
 
@@ -43,19 +44,32 @@ public enum MachineError: Error, CustomStringConvertible {
     }
 }
 
+/// SIGP orders and status bits the VMM completes (spec s390x-cpu.md 7.5).
+enum SIGPOrder {
+    static let start: UInt8 = 0x04, restart: UInt8 = 0x06, initialCPUReset: UInt8 = 0x0B, cpuReset: UInt8 = 0x0C
+    static let invalidOrderStatus: UInt32 = 0x02
+}
+
 public final class Machine: @unchecked Sendable {
     public let configuration: MachineConfiguration
     public let console: Console
-    let vm: VirtualMachine
-    let vcpus: [VirtualCPU]
-    let image: GuestImage
+    /// Guest RAM: one guest_memfd (and memslot) per GiB, so teardown can release them in parallel.
+    static let memfdSize: UInt64 = 1 << 30
+
+    private let system: KVMSystem
+    private let vm: VMFd
+    private let memory: [GuestMemfdFd]
+    private let vcpus: [VCPUFd]
+    private let image: GuestImage
     private let sclp: ServiceProcessor
     private let iplParameters = IPLParameters()
     private let traceOutput: FileHandle
-    private let finished = NSCondition()
+
+    /// Run states and per-vCPU work, under `scheduler` (the role of QEMU's BQL for these).
+    private let scheduler = NSCondition()
+    private var operating: [Bool]
+    private var pendingWork: [[@Sendable () -> Void]]
     private var outcome: RunOutcome?
-    /// Serializes machine-wide actions (resets, re-IPL, the all-stopped check).
-    private let machineLock = NSLock()
 
     /// The command-line area QEMU fills for a Linux-style image (spec s390x-cpu.md section 3.3).
     static let commandLineAddress: UInt64 = 0x10480
@@ -79,48 +93,63 @@ public final class Machine: @unchecked Sendable {
         } catch {
             throw .image(error)
         }
-        let identity = MachineIdentity(cpuCount: configuration.cpus, maxCPUs: configuration.cpus)
-        do {
-            let vm = try KVM.createVM(VMConfiguration(memorySize: configuration.memorySize, maxCPUs: configuration.cpus,
-                                                      identity: identity))
-            vcpus = try (0..<configuration.cpus).map { id throws(Errno) in try vm.createVCPU(id: UInt16(id)) }
-            self.vm = vm
+        do throws(KVMError) {
+            system = try KVMSystem()
+            vm = try system.createVM()
+            var memory: [GuestMemfdFd] = []
+            var address: UInt64 = 0
+            while address < configuration.memorySize {
+                let size = min(Machine.memfdSize, configuration.memorySize - address)
+                let memfd = try vm.createGuestMemfd(size: size)
+                try vm.setMemoryRegion(slot: UInt32(memory.count), guestAddress: address, size: size, memfd: memfd, offset: 0)
+                memory.append(memfd)
+                address += size
+            }
+            self.memory = memory
+            let vm = self.vm
+            vcpus = try (0..<configuration.cpus).map { id throws(KVMError) in try vm.createVCPU(id: id) }
         } catch {
-            throw .kernel("cannot create the VM (\(error)): is \(configuration.memorySize >> 20) MiB available?")
+            throw .kernel("cannot create the VM: \(error)")
         }
-        sclp = ServiceProcessor(vm: vm, cpuCount: configuration.cpus, maxCPUs: configuration.cpus, console: console)
+        operating = Array(repeating: false, count: configuration.cpus)
+        pendingWork = Array(repeating: [], count: configuration.cpus)
+        sclp = ServiceProcessor(vm: vm, memorySize: configuration.memorySize, cpuCount: configuration.cpus,
+                                maxCPUs: configuration.cpus, console: console)
         try ipl()
     }
 
     // MARK: IPL
 
-    /// Loads the image and puts CPU 0 at its entry in the z/Architecture start state; the
-    /// other CPUs stay stopped (spec 3.2).
+    /// Loads the image and puts CPU 0 at its entry in the z/Architecture start state; the other
+    /// CPUs stay stopped (spec 3.2).
     private func ipl() throws(MachineError) {
-        for segment in image.segments {
-            var offset = 0
-            while offset < segment.bytes.count {
-                let chunk = segment.bytes[offset..<min(offset + 65536, segment.bytes.count)]
-                do { try vm.writeAbsolute(segment.physicalAddress + UInt64(offset), chunk) } catch {
-                    throw .kernel("cannot write the image to guest memory: \(error)")
-                }
-                offset += chunk.count
+        do {
+            for segment in image.segments where !segment.bytes.isEmpty {
+                try vm.writeAbsolute(segment.physicalAddress, segment.bytes)
             }
+        } catch {
+            throw .kernel("cannot write the image to guest memory: \(error)")
         }
         try placeCommandLine()
-        let startPSW: CPU.PSW
+        let startPSW: PSW
         switch image.kind {
-        case .elf:
-            startPSW = CPU.PSW(mask: CPU.PSW.extendedAddressing | CPU.PSW.basicAddressing, address: image.entry)
-        case .flat:
-            startPSW = shortPSWAtZero()
+        case .elf: startPSW = PSW(mask: PSW.extendedAddressing | PSW.basicAddressing, address: image.entry)
+        case .flat: startPSW = shortPSWAtZero()
         }
-        for vcpu in vcpus {
-            vcpu.clearReset()
-            vcpu.setMPState(.stopped)
+        do throws(KVMError) {
+            for vcpu in vcpus {
+                try vcpu.setMPState(operating: false)
+                try vcpu.clearReset()
+            }
+            try vcpus[0].setInitialPSW(startPSW)
+            try vcpus[0].setMPState(operating: true)
+        } catch {
+            throw .kernel("cannot set up the CPUs: \(error)")
         }
-        do { try vcpus[0].setInitialPSW(startPSW) } catch { throw .kernel("KVM_S390_SET_INITIAL_PSW failed: \(error)") }
-        vcpus[0].setMPState(.operating)
+        scheduler.withLock {
+            for index in operating.indices { operating[index] = index == 0 }
+            scheduler.broadcast()
+        }
     }
 
     /// QEMU writes `-append` at 0x10480 when the entry is 0x10000 or 0x800 and the image
@@ -145,19 +174,17 @@ public final class Machine: @unchecked Sendable {
         }
     }
 
-    /// The ESA/390 IPL PSW at absolute 0 in z/Architecture form (spec 7.1: bits 0-32 kept,
-    /// bit 12 cleared, address from bits 33-63).
-    private func shortPSWAtZero() -> CPU.PSW {
+    /// The ESA/390 IPL PSW at absolute 0 in z/Architecture form.
+    private func shortPSWAtZero() -> PSW {
         let bytes = (try? vm.readAbsolute(0, count: 8)) ?? [UInt8](repeating: 0, count: 8)
-        let short = bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return CPU.PSW(mask: (short & 0xFFFF_FFFF_8000_0000) & ~CPU.PSW.fixed12, address: short & 0x7FFF_FFFF)
+        return PSW(shortPSW: bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
     }
 
     // MARK: Running
 
     /// Runs until every CPU stops, a CPU crashes, or the timeout passes.
     public func run() -> RunOutcome {
-        for vcpu in vcpus { vcpu.singleStep = configuration.trace }
+        for vcpu in vcpus { try? vcpu.setSingleStep(configuration.trace) }
         let threadsDone = DispatchGroup()
         for vcpu in vcpus {
             threadsDone.enter()
@@ -171,149 +198,226 @@ public final class Machine: @unchecked Sendable {
         }
         let deadline = Date(timeIntervalSinceNow: Double(configuration.timeout.components.seconds)
                             + Double(configuration.timeout.components.attoseconds) / 1e18)
-        finished.lock()
+        scheduler.lock()
         while outcome == nil {
-            if !finished.wait(until: deadline) {
-                if outcome == nil { outcome = .timeout }
-            }
+            if !scheduler.wait(until: deadline), outcome == nil { outcome = .timeout }
         }
         let result = outcome!
-        finished.unlock()
-        vm.kickAll()
+        scheduler.broadcast()
+        scheduler.unlock()
+        for vcpu in vcpus { vcpu.kick() }
         threadsDone.wait()
         return result
     }
 
     /// One line per CPU: state and PSW (for timeout and crash reports).
     public var cpuSummary: String {
-        vcpus.map { "cpu\($0.id) \($0.mpState) psw \($0.psw.hexDescription)" }.joined(separator: "; ")
+        let states = scheduler.withLock { operating }
+        return vcpus.map { "cpu\($0.id) \(states[$0.id] ? "operating" : "stopped") psw \($0.psw.hexDescription)" }
+            .joined(separator: "; ")
     }
 
     /// Guest instructions executed by all CPUs.
     public var instructionCount: UInt64 { vcpus.reduce(0) { $0 + $1.instructionCount } }
 
     private func finish(_ result: RunOutcome) {
-        finished.lock()
-        if outcome == nil { outcome = result }
-        finished.signal()
-        finished.unlock()
+        scheduler.withLock {
+            if outcome == nil { outcome = result }
+            scheduler.broadcast()
+        }
     }
 
-    private var isFinished: Bool {
-        finished.lock(); defer { finished.unlock() }
-        return outcome != nil
-    }
-
-    private func vcpuLoop(_ vcpu: VirtualCPU) {
+    /// A vCPU thread: waits while its CPU is stopped, runs work queued for it, and loops on KVM_RUN.
+    private func vcpuLoop(_ vcpu: VCPUFd) {
         let disassembler = configuration.trace ? try? S390Disassembler() : nil
-        while !isFinished {
-            if let disassembler, vcpu.mpState == .operating { trace(vcpu, disassembler) }
-            switch vcpu.run() {
+        while true {
+            scheduler.lock()
+            while outcome == nil && !operating[vcpu.id] && pendingWork[vcpu.id].isEmpty { scheduler.wait() }
+            if outcome != nil { scheduler.unlock(); return }
+            let work = pendingWork[vcpu.id]
+            pendingWork[vcpu.id] = []
+            let runnable = operating[vcpu.id]
+            scheduler.unlock()
+            for job in work { job() }
+            guard runnable, work.isEmpty else { continue }
+            if let disassembler { trace(vcpu, disassembler) }
+            let exit: VCPUExit
+            do { exit = try vcpu.run() } catch {
+                finish(.checkStop(cpu: vcpu.id, reason: "KVM_RUN failed: \(error)"))
+                return
+            }
+            switch exit {
             case .interrupted, .debug:
                 continue
-            case .internalError(let reason):
-                finish(.checkStop(cpu: vcpu.id, reason: reason))
+            case .internalError(let suberror):
+                finish(.checkStop(cpu: vcpu.id, reason: "the CPU check-stopped (KVM internal error \(suberror)), PSW \(vcpu.psw.hexDescription)"))
+            case .other(let reason):
+                finish(.checkStop(cpu: vcpu.id, reason: "unexpected KVM exit reason \(reason)"))
             case .sieIntercept(let icptcode, let ipa, let ipb):
                 handleIntercept(vcpu, icptcode: icptcode, ipa: ipa, ipb: ipb)
             }
         }
     }
 
-    private func handleIntercept(_ vcpu: VirtualCPU, icptcode: UInt8, ipa: UInt16, ipb: UInt32) {
+    /// Runs `job` on `target`'s own thread (QEMU's run_on_cpu) and waits for it; the caller
+    /// keeps running work queued for itself meanwhile, so two CPUs addressing each other cannot
+    /// deadlock.
+    private func runOnCPU(_ target: VCPUFd, from source: VCPUFd, _ job: @escaping @Sendable () -> Void) {
+        if target === source { return job() }
+        let done = Done()
+        scheduler.withLock {
+            pendingWork[target.id].append { job(); done.mark() }
+            scheduler.broadcast()
+        }
+        target.kick()
+        while !done.isMarked {
+            let work = scheduler.withLock { () -> [@Sendable () -> Void] in
+                if pendingWork[source.id].isEmpty && !done.isMarked && outcome == nil { _ = scheduler.wait(until: Date(timeIntervalSinceNow: 0.01)) }
+                defer { pendingWork[source.id] = [] }
+                return outcome != nil ? [] : pendingWork[source.id]
+            }
+            for item in work { item() }
+            if scheduler.withLock({ outcome != nil }) { return }
+        }
+    }
+
+    /// Changes a CPU's run state in the kernel and here; wakes its thread.
+    private func setOperating(_ vcpu: VCPUFd, _ value: Bool) {
+        try? vcpu.setMPState(operating: value)
+        scheduler.withLock {
+            operating[vcpu.id] = value
+            scheduler.broadcast()
+        }
+    }
+
+    private func handleIntercept(_ vcpu: VCPUFd, icptcode: UInt8, ipa: UInt16, ipb: UInt32) {
         switch icptcode {
-        case InterceptCode.waitPSW:
+        case 0x1C:   // disabled wait: KVM handles the enabled one
             finish(.disabledWait(cpu: vcpu.id, psw: vcpu.psw))
-        case InterceptCode.stop:
-            machineLock.lock()
-            let allStopped = vcpus.allSatisfy { $0.mpState == .stopped }
-            machineLock.unlock()
-            if allStopped { finish(.stopped(status: console.exitStatus)) }
-        case InterceptCode.instruction:
+        case 0x28:   // the CPU stopped (SIGP STOP); userspace records it
+            setOperating(vcpu, false)
+            if scheduler.withLock({ !operating.contains(true) }) { finish(.stopped(status: console.exitStatus)) }
+        case 0x04:
             handleInstruction(vcpu, ipa: ipa, ipb: ipb)
         default:
             finish(.checkStop(cpu: vcpu.id, reason: "unexpected intercept code 0x\(String(icptcode, radix: 16))"))
         }
     }
 
-    /// Instructions KVM passes to userspace: SERVC and DIAG; anything else is an operation
-    /// exception, as QEMU's handle_instruction does.
-    private func handleInstruction(_ vcpu: VirtualCPU, ipa: UInt16, ipb: UInt32) {
-        if ipa == 0xB220 {
+    /// Instructions KVM passes to userspace: SERVC, DIAG, the SIGP orders it leaves to us;
+    /// anything else is an operation exception, as QEMU's handle_instruction does.
+    private func handleInstruction(_ vcpu: VCPUFd, ipa: UInt16, ipb: UInt32) {
+        switch ipa >> 8 {
+        case 0xB2 where ipa == 0xB220:
             let r1 = Int(ipb >> 20 & 0xF), r2 = Int(ipb >> 16 & 0xF)
-            let registers = vcpu.gprs
-            let result = sclp.serviceCall(command: UInt32(truncatingIfNeeded: registers[r1]),
-                                          sccb: registers[r2] & 0xFFFF_FFFF, prefix: vcpu.prefix)
-            switch result {
+            switch sclp.serviceCall(command: UInt32(truncatingIfNeeded: vcpu.gpr(r1)), sccb: vcpu.gpr(r2) & 0xFFFF_FFFF,
+                                    prefix: vcpu.prefix) {
             case .conditionCode(let cc): vcpu.conditionCode = cc
             case .program(let code): inject(code, into: vcpu, ilc: 4)
             }
-        } else if ipa >> 8 == 0x83 {
+        case 0x83:
             handleDiagnose(vcpu, ipa: ipa, ipb: ipb)
-        } else {
-            inject(.operation, into: vcpu, ilc: InstructionSet.length(firstByte: UInt8(ipa >> 8)))
+        case 0xAE:
+            handleSignalProcessor(vcpu, ipa: ipa, ipb: ipb)
+        default:
+            inject(.operation, into: vcpu, ilc: [2, 4, 4, 6][Int(ipa >> 14)])
         }
     }
 
-    private func inject(_ code: ProgramInterruptionCode, into vcpu: VirtualCPU, ilc: Int) {
-        vcpu.injectProgramInterruption(code, ilc: ilc)
+    private func inject(_ code: ProgramInterruption, into vcpu: VCPUFd, ilc: Int) {
+        do { try vcpu.injectProgramInterruption(code: code.rawValue, ilc: ilc) } catch {
+            finish(.checkStop(cpu: vcpu.id, reason: "cannot inject program interruption \(code): \(error)"))
+        }
     }
 
-    private func handleDiagnose(_ vcpu: VirtualCPU, ipa: UInt16, ipb: UInt32) {
-        guard vcpu.diagnoseCode(ipa: ipa, ipb: ipb) == DiagnoseCode.ipl else {
-            return inject(.specification, into: vcpu, ilc: 4)
+    // MARK: SIGP orders KVM leaves to userspace (QEMU's target/s390x/sigp.c)
+
+    private func handleSignalProcessor(_ vcpu: VCPUFd, ipa: UInt16, ipb: UInt32) {
+        let r1 = Int(ipa >> 4 & 0xF), r3 = Int(ipa & 0xF)
+        let base = Int(ipb >> 28), displacement = UInt64(ipb >> 16 & 0xFFF)
+        let order = UInt8(truncatingIfNeeded: displacement &+ (base == 0 ? 0 : vcpu.gpr(base)))
+        let address = Int(UInt16(truncatingIfNeeded: vcpu.gpr(r3)))
+        guard address < vcpus.count else { vcpu.conditionCode = 3; return }
+        let target = vcpus[address]
+        switch order {
+        case SIGPOrder.start:
+            if !scheduler.withLock({ operating[address] }) { setOperating(target, true) }
+        case SIGPOrder.restart:
+            try? target.injectRestart()
+            if !scheduler.withLock({ operating[address] }) { setOperating(target, true) }
+        case SIGPOrder.initialCPUReset, SIGPOrder.cpuReset:
+            // QEMU resets on the target's thread, which leaves it stopped.
+            let initial = order == SIGPOrder.initialCPUReset
+            runOnCPU(target, from: vcpu) { [self] in
+                if initial { try? target.initialReset() } else { try? target.normalReset() }
+                setOperating(target, false)
+            }
+        default:
+            // STORE ADDITIONAL STATUS (no vector or guarded storage here) and unknown orders.
+            vcpu.setGPR(r1, (vcpu.gpr(r1) & 0xFFFF_FFFF_0000_0000) | UInt64(SIGPOrder.invalidOrderStatus))
+            vcpu.conditionCode = 1
+            return
         }
-        switch iplParameters.diagnose(vcpu: vcpu, vm: vm, r1: Int(ipa >> 4 & 0xF), r3: Int(ipa & 0xF)) {
+        vcpu.conditionCode = 0
+    }
+
+    // MARK: DIAG 308
+
+    private func handleDiagnose(_ vcpu: VCPUFd, ipa: UInt16, ipb: UInt32) {
+        let base = Int(ipb >> 28), displacement = UInt64(ipb >> 16 & 0xFFF)
+        let code = (displacement &+ (base == 0 ? 0 : vcpu.gpr(base))) & 0xFFFF
+        guard code == DiagnoseCode.ipl else { return inject(.specification, into: vcpu, ilc: 4) }
+        switch iplParameters.diagnose(vcpu: vcpu, vm: vm, memorySize: configuration.memorySize,
+                                      r1: Int(ipa >> 4 & 0xF), r3: Int(ipa & 0xF)) {
         case .resume:
             break
         case .program(let code):
             inject(code, into: vcpu, ilc: 4)
         case .resetAndLoadPSW(let clearAll):
-            machineLock.lock(); defer { machineLock.unlock() }
-            stopOthers(than: vcpu)
-            for other in vcpus where other !== vcpu {
-                if clearAll { other.clearReset() } else { other.normalReset() }
+            resetOthers(than: vcpu, clear: clearAll)
+            do throws(KVMError) {
+                if clearAll { try vcpu.clearReset() } else { try vcpu.initialReset() }
+            } catch {
+                return finish(.checkStop(cpu: vcpu.id, reason: "reset failed: \(error)"))
             }
-            if clearAll { vcpu.clearReset() } else { vcpu.initialReset() }
             vcpu.psw = shortPSWAtZero()
         case .reIPL:
-            machineLock.lock(); defer { machineLock.unlock() }
-            stopOthers(than: vcpu)
-            do {
-                let zeros = [UInt8](repeating: 0, count: 65536)
-                var address: UInt64 = 0
-                while address < vm.memorySize { try vm.writeAbsolute(address, zeros); address += 65536 }
-                try ipl()
+            resetOthers(than: vcpu, clear: true)
+            do throws(KVMError) {
+                var offset: UInt64 = 0
+                for memfd in memory {
+                    let size = min(Machine.memfdSize, configuration.memorySize - offset)
+                    try memfd.punchHole(offset: 0, length: size)
+                    offset += size
+                }
             } catch {
-                finish(.checkStop(cpu: vcpu.id, reason: "re-IPL failed: \(error)"))
+                return finish(.checkStop(cpu: vcpu.id, reason: "re-IPL cannot clear memory: \(error)"))
+            }
+            do { try ipl() } catch { finish(.checkStop(cpu: vcpu.id, reason: "re-IPL failed: \(error)")) }
+        }
+    }
+
+    /// Resets and stops every other CPU on its own thread (QEMU pauses all vCPUs for a reset).
+    private func resetOthers(than vcpu: VCPUFd, clear: Bool) {
+        for other in vcpus where other !== vcpu {
+            runOnCPU(other, from: vcpu) { [self] in
+                if clear { try? other.clearReset() } else { try? other.normalReset() }
+                setOperating(other, false)
             }
         }
     }
 
-    /// Stops every other CPU and waits until it is (as QEMU's pause of all vCPUs before a
-    /// reset). A CPU that does not stop within a second is check-stopped by the outcome.
-    private func stopOthers(than vcpu: VirtualCPU) {
-        let others = vcpus.filter { $0 !== vcpu }
-        for other in others { other.requestStop() }
-        let deadline = Date(timeIntervalSinceNow: 1)
-        for other in others where !other.waitUntilStopped(until: deadline) {
-            finish(.checkStop(cpu: other.id, reason: "did not stop for a machine reset"))
-        }
-    }
-
-    private func trace(_ vcpu: VirtualCPU, _ disassembler: S390Disassembler) {
+    private func trace(_ vcpu: VCPUFd, _ disassembler: S390Disassembler) {
         let psw = vcpu.psw
-        let bytes = (try? vcpu.readLogical(psw.address, count: 6)) ?? []
-        let line: String
-        if let instruction = disassembler.decode(bytes, address: psw.address) {
-            line = "\(hex(instruction.bytes)) \(instruction.text)"
-        } else if let definition = InstructionSet.decode(bytes) {
-            // Capstone 4 lacks many system and newer instructions; our own table names them.
-            line = "\(hex(bytes.prefix(definition.length))) \(definition.mnemonic.lowercased()) (operands not decoded)"
-        } else {
-            line = bytes.isEmpty ? "(instruction not addressable)" : "\(hex(bytes.prefix(2))) (invalid opcode)"
-        }
-        traceOutput.write(Data("cpu\(vcpu.id) psw \(psw.hexDescription)  \(line)\n".utf8))
+        let bytes = (try? vcpu.readLogical(psw.address, count: 6)) ?? (try? vcpu.readLogical(psw.address, count: 2)) ?? []
+        traceOutput.write(Data("cpu\(vcpu.id) psw \(psw.hexDescription)  \(disassembler.describe(bytes, address: psw.address))\n".utf8))
     }
+}
 
-    private func hex(_ bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "%02x", $0) }.joined(separator: " ") }
+/// A one-shot flag for runOnCPU.
+private final class Done: @unchecked Sendable {
+    private let lock = NSLock()
+    private var marked = false
+    func mark() { lock.withLock { marked = true } }
+    var isMarked: Bool { lock.withLock { marked } }
 }

@@ -2,8 +2,7 @@
 // (spec s390x-cpu.md section 7.6): SERVC intercepts come here, the SCCB moves through
 // KVM_S390_MEM_OP, and completion is signalled with a service-signal interruption.
 import Foundation
-import KernelModel
-import S390CPU
+import KVMIoctls
 
 /// SCLP command words and response codes (Linux drivers/s390/char/sclp.h).
 enum SCLPCommand {
@@ -39,7 +38,8 @@ enum SCLPEventType {
 
 /// The SCLP of one machine. Thread-safe: SERVCs from several vCPUs are serialized.
 final class ServiceProcessor: @unchecked Sendable {
-    private let vm: VirtualMachine
+    private let vm: any SCLPHost
+    private let memorySize: UInt64
     private let cpuCount: Int
     private let maxCPUs: Int
     private let console: Console
@@ -47,21 +47,22 @@ final class ServiceProcessor: @unchecked Sendable {
     /// Events the guest enabled for sending to us (WRITE EVENT MASK cp_send).
     private var guestSendMask: UInt32 = 0
 
-    init(vm: VirtualMachine, cpuCount: Int, maxCPUs: Int, console: Console) {
+    init(vm: any SCLPHost, memorySize: UInt64, cpuCount: Int, maxCPUs: Int, console: Console) {
         self.vm = vm
+        self.memorySize = memorySize
         self.cpuCount = cpuCount
         self.maxCPUs = maxCPUs
         self.console = console
     }
 
     /// Result of a SERVC: a condition code, or a program interruption for the vCPU.
-    enum Outcome: Equatable { case conditionCode(UInt8), program(ProgramInterruptionCode) }
+    enum Outcome: Equatable { case conditionCode(UInt8), program(ProgramInterruption) }
 
     /// SERVC with command word `command` and SCCB real address `sccb` from `vcpu` (QEMU's
     /// sclp_service_call, checks in its order).
     func serviceCall(command: UInt32, sccb: UInt64, prefix: UInt64) -> Outcome {
         lock.withLock { () -> Outcome in
-            guard sccb < vm.memorySize else { return .program(.addressing) }
+            guard sccb < memorySize else { return .program(.addressing) }
             let block = sccb & ~0x1FFF
             if block == 0 || block == prefix || sccb & ~0x7FFF_FFF8 != 0 { return .program(.specification) }
             guard let header = try? vm.readAbsolute(sccb, count: 8) else { return .program(.addressing) }
@@ -78,7 +79,7 @@ final class ServiceProcessor: @unchecked Sendable {
                 execute(command: code, sccb: &buffer)
             }
             do { try vm.writeAbsolute(sccb, buffer) } catch { return .program(.addressing) }
-            vm.injectServiceSignal(parameter: UInt32(truncatingIfNeeded: sccb) & ~3)
+            try? vm.injectServiceSignal(parameter: UInt32(truncatingIfNeeded: sccb) & ~3)
             return .conditionCode(0)
         }
     }
@@ -106,8 +107,8 @@ final class ServiceProcessor: @unchecked Sendable {
         for index in 8..<sccb.count { sccb[index] = 0 }
         // QEMU grows the increment until there are at most 1020 of them.
         var incrementShift: UInt64 = 20
-        while vm.memorySize >> incrementShift > 1020 { incrementShift += 1 }
-        let increments = vm.memorySize >> incrementShift
+        while memorySize >> incrementShift > 1020 { incrementShift += 1 }
+        let increments = memorySize >> incrementShift
         sccb.put16(8, UInt16(increments))
         sccb[10] = UInt8(1 << (incrementShift - 20))
         sccb.put16(16, UInt16(cpuCount))

@@ -273,7 +273,8 @@ struct VCPURunTests {
         let vcpu = machine.vcpus[0]
         try machine.load(Asm.servc(1, 2) + TestVM.end())
         guard case .sieIntercept(4, 0xB220, _)? = run(vcpu) else { Issue.record("no SERVC intercept"); return }
-        try vcpu.injectProgramInterruption(.specification, ilc: 4)
+        vcpu.injectProgramInterruption(.specification, ilc: 4)
+        #expect(run(vcpu) == disabledWaitExit, "delivered as KVM_RUN enters, into the program new PSW")
         #expect(vcpu.psw.address == Layout.programCheckAddress)
         #expect(try get16(machine.read(0x8E, 2)) == 6)
         #expect(try get16(machine.read(0x8C, 2)) == 4)

@@ -1,7 +1,7 @@
 // DIAGNOSE 0x308 (spec s390x-cpu.md section 7.9) as IPLParameters handles it, with a real vCPU
 // holding R1/R3 and guest memory reached through the kernel model.
 import Foundation
-import KernelModel
+@testable import KernelModel
 import Testing
 @testable import VMM
 
@@ -22,7 +22,8 @@ private final class DiagnoseFixture: @unchecked Sendable {
         registers[r1] = address
         if r1 < 15 { registers[r1 + 1] = 0xDEAD_BEEF_DEAD_BEEF }
         vcpu.gprs = registers
-        return ipl.diagnose(vcpu: vcpu, vm: vm, r1: r1, r3: r3)
+        let host = ModelHost(vm, vcpu: vcpu)
+        return ipl.diagnose(vcpu: host, vm: host, memorySize: vm.memorySize, r1: r1, r3: r3)
     }
 
     func rc(r1: Int = 2) -> UInt64 { vcpu.gprs[r1 + 1] }
@@ -66,7 +67,8 @@ struct DiagnoseTests {
         registers[6] = 0x3000
         registers[9] = 5
         fixture.vcpu.gprs = registers
-        #expect(fixture.ipl.diagnose(vcpu: fixture.vcpu, vm: fixture.vm, r1: 6, r3: 9) == .resume)
+        let host = ModelHost(fixture.vm, vcpu: fixture.vcpu)
+        #expect(fixture.ipl.diagnose(vcpu: host, vm: host, memorySize: fixture.vm.memorySize, r1: 6, r3: 9) == .resume)
         var expected = registers
         expected[7] = 1
         #expect(fixture.vcpu.gprs == expected)

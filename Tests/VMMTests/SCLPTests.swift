@@ -15,7 +15,8 @@ private final class SCLPFixture: @unchecked Sendable {
 
     init(memory: UInt64 = 16 << 20, cpus: Int = 1, maxCPUs: Int? = nil) throws {
         vm = try KVM.createVM(VMConfiguration(memorySize: memory, maxCPUs: maxCPUs ?? cpus))
-        sclp = ServiceProcessor(vm: vm, cpuCount: cpus, maxCPUs: maxCPUs ?? cpus, console: console)
+        sclp = ServiceProcessor(vm: ModelHost(vm), memorySize: vm.memorySize, cpuCount: cpus, maxCPUs: maxCPUs ?? cpus,
+                                console: console)
     }
 
     /// Writes `sccb` at `address`, issues SERVC, and returns the outcome and the SCCB as written back.
@@ -32,6 +33,21 @@ private final class SCLPFixture: @unchecked Sendable {
         vm.floating.clear()
         return pending
     }
+}
+
+/// The kernel model's VM behind the SCLP's host interface (the machine uses KVM ioctls instead).
+final class ModelHost: SCLPHost, GuestRegisters, @unchecked Sendable {
+    let vm: VirtualMachine
+    let vcpu: VirtualCPU?
+    init(_ vm: VirtualMachine, vcpu: VirtualCPU? = nil) {
+        self.vm = vm
+        self.vcpu = vcpu
+    }
+    func readAbsolute(_ address: UInt64, count: Int) throws -> [UInt8] { try vm.readAbsolute(address, count: count) }
+    func writeAbsolute(_ address: UInt64, _ bytes: [UInt8]) throws { try vm.writeAbsolute(address, bytes) }
+    func injectServiceSignal(parameter: UInt32) throws { vm.injectServiceSignal(parameter: parameter) }
+    func gpr(_ index: Int) -> UInt64 { vcpu!.gprs[index] }
+    func setGPR(_ index: Int, _ value: UInt64) { vcpu!.gprs[index] = value }
 }
 
 private enum SCCB {

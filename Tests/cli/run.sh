@@ -42,5 +42,12 @@ grep -q 'brasl' "$tmp/out" && passed=$((passed + 1)) || { failed=$((failed + 1))
 "$bin" run Guests/build/hello.elf --trace >/dev/null 2>"$tmp/trace"
 grep -q 'larl' "$tmp/trace" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: --trace shows no disassembly"; }
 
+# Architecture: the VMM reaches the kernel model only through the ioctl surface.
+if grep -hE '^(@testable )?import (KernelModel|KernelABI|S390CPU|RestrictedMemory)$' Sources/VMM/*.swift; then
+    failed=$((failed + 1)); echo "FAIL: Sources/VMM imports a module below the ioctl surface"
+else
+    passed=$((passed + 1))
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]
