@@ -9,3 +9,4 @@ swift build --build-tests
 swift test --skip-build
 Tests/cli/run.sh
 Tests/c/run.sh
+Tests/cli/bench-kvm.sh

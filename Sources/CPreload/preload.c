@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -45,10 +46,17 @@ int openat64(int directory, const char *path, int flags, ...) {
     return is_dev_kvm(path) ? s390pv_kvm_open(flags) : next_openat64(directory, path, flags, mode);
 }
 
+/// ioctls the VFS answers for every file before a driver sees them (fs/ioctl.c do_vfs_ioctl):
+/// they act on the model's placeholder descriptor itself.
+static int is_vfs_ioctl(unsigned long request) {
+    return request == FIOCLEX || request == FIONCLEX || request == FIONBIO || request == FIOASYNC;
+}
+
 int ioctl(int fd, unsigned long request, ...) {
     NEXT(ioctl);
     va_list arguments; va_start(arguments, request); void *argument = va_arg(arguments, void *); va_end(arguments);
-    return s390pv_fd_owned(fd) ? s390pv_kvm_ioctl(fd, request, argument) : next_ioctl(fd, request, argument);
+    return s390pv_fd_owned(fd) && !is_vfs_ioctl(request) ? s390pv_kvm_ioctl(fd, request, argument)
+                                                         : next_ioctl(fd, request, argument);
 }
 
 void *mmap(void *address, size_t length, int protection, int flags, int fd, off_t offset) {

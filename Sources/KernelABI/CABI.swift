@@ -32,7 +32,7 @@ private func fileOperation(_ fd: Int32, _ body: (GuestMemfd) throws(MemoryErrno)
 }
 
 @_cdecl("s390pv_kvm_open")
-public func s390pv_kvm_open(_ flags: Int32) -> Int32 { Int32(libcResult(Int(KVMDevice.open()))) }
+public func s390pv_kvm_open(_ flags: Int32) -> Int32 { Int32(libcResult(Int(KVMDevice.open(flags: flags)))) }
 
 @_cdecl("s390pv_kvm_ioctl")
 public func s390pv_kvm_ioctl(_ fd: Int32, _ request: UInt, _ argument: UnsafeMutableRawPointer?) -> Int32 {

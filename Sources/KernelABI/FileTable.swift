@@ -33,8 +33,8 @@ final class FileTable: @unchecked Sendable {
     private var files: [Int32: KVMFile] = [:]
 
     /// Installs `file` under a new descriptor (EMFILE when the process has none left).
-    func install(_ file: KVMFile) throws(Errno) -> Int32 {
-        let fd = Glibc.open("/dev/null", O_RDWR | O_CLOEXEC)
+    func install(_ file: KVMFile, closeOnExec: Bool = true) throws(Errno) -> Int32 {
+        let fd = Glibc.open("/dev/null", O_RDWR | (closeOnExec ? O_CLOEXEC : 0))
         guard fd >= 0 else { throw Errno(errno) }
         guard fd < S390PV_MAX_FDS else {
             Glibc.close(fd)

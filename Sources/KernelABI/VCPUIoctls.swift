@@ -19,10 +19,18 @@ extension KVMDevice {
         // Asynchronous ioctls do not wait for a running KVM_RUN.
         switch request {
         case S390PV_KVM_S390_IRQ:
-            return attempt { () throws(Errno) in try injectIRQ(vcpu, try UserMemory.read(kvm_s390_irq.self, from: argument)); return 0 }
+            return attempt { () throws(Errno) in
+                try injectIRQ(file, try UserMemory.read(kvm_s390_irq.self, from: argument))
+                return 0
+            }
         case S390PV_KVM_S390_INTERRUPT:
             return attempt { () throws(Errno) in
                 let interrupt = try UserMemory.read(kvm_s390_interrupt.self, from: argument)
+                // s390int_to_s390irq: these types carry a 16-bit code.
+                if [KVM_S390_PROGRAM_INT, KVM_S390_INT_EMERGENCY, KVM_S390_INT_EXTERNAL_CALL].contains(interrupt.type),
+                   interrupt.parm & 0xFFFF_0000 != 0 {
+                    throw .EINVAL
+                }
                 var irq = kvm_s390_irq()
                 irq.type = UInt64(interrupt.type)
                 switch interrupt.type {
@@ -31,7 +39,7 @@ extension KVMDevice {
                 case KVM_S390_INT_EXTERNAL_CALL: irq.u.extcall.code = UInt16(truncatingIfNeeded: interrupt.parm)
                 default: break
                 }
-                try injectIRQ(vcpu, irq)
+                try injectIRQ(file, irq)
                 return 0
             }
         case S390PV_KVM_KICK_VCPU:
@@ -86,10 +94,9 @@ extension KVMDevice {
                 return 0
             }
         case S390PV_KVM_GET_MP_STATE:
-            return attempt { () throws(Errno) in
-                try UserMemory.write(kvm_mp_state(mp_state: vcpu.mpState.rawValue), to: argument)
-                return 0
-            }
+            // s390's kvm_arch_vcpu_ioctl_get_mpstate returns the state itself, which kvm_vcpu_ioctl
+            // passes back as the result without copying the struct: a Linux quirk kept as is.
+            return .success(Int(vcpu.mpState == .stopped ? MPState.stopped.rawValue : MPState.operating.rawValue))
         case S390PV_KVM_SET_MP_STATE:
             return attempt { () throws(Errno) in
                 let state = try UserMemory.read(kvm_mp_state.self, from: argument)
@@ -138,8 +145,6 @@ extension KVMDevice {
             }
         case S390PV_KVM_S390_PV_CPU_COMMAND:
             return .failure(.EINVAL)   // not a PV host (spec kvm-pv-ioctl.md 1.5)
-        case S390PV_KVM_CHECK_EXTENSION:
-            return .success(checkExtension(argument))
         case S390PV_KVM_ENABLE_CAP:
             return attempt { () throws(Errno) in
                 _ = try UserMemory.read(kvm_enable_cap.self, from: argument)
@@ -155,10 +160,8 @@ extension KVMDevice {
         let run = file.run
         let vcpu = file.vcpu
         let vm = file.vmFile.vm
-        if run.pointee.immediate_exit != 0 {
-            run.pointee.exit_reason = UInt32(KVM_EXIT_INTR)
-            return .failure(.EINTR)
-        }
+        // s390 returns EINTR for immediate_exit without touching exit_reason.
+        if run.pointee.immediate_exit != 0 { return .failure(.EINTR) }
         let valid = UInt64(KVM_SYNC_PREFIX | KVM_SYNC_GPRS | KVM_SYNC_ACRS | KVM_SYNC_CRS | KVM_SYNC_ARCH0 | KVM_SYNC_PFAULT
                            | KVM_SYNC_VRS | KVM_SYNC_RICCB | KVM_SYNC_FPRS | KVM_SYNC_GSCB | KVM_SYNC_BPBC
                            | KVM_SYNC_ETOKEN | KVM_SYNC_DIAG318)
@@ -193,7 +196,8 @@ extension KVMDevice {
     }
 
     /// kvm_s390_inject_vcpu: the local interruption types.
-    static func injectIRQ(_ vcpu: VirtualCPU, _ irq: kvm_s390_irq) throws(Errno) {
+    static func injectIRQ(_ file: VCPUFile, _ irq: kvm_s390_irq) throws(Errno) {
+        let vcpu = file.vcpu
         switch UInt32(truncatingIfNeeded: irq.type) {
         case KVM_S390_PROGRAM_INT:
             // The ILC comes from the flags when marked valid, else from the intercepted instruction.
@@ -205,8 +209,11 @@ extension KVMDevice {
         case KVM_S390_RESTART:
             vcpu.injectRestart()
         case KVM_S390_INT_EMERGENCY:
+            // __inject_sigp_emergency / __inject_extcall: the source must be a vCPU of this VM.
+            guard file.vmFile.vm.hasVCPU(id: irq.u.emerg.code) else { throw .EINVAL }
             vcpu.injectEmergencySignal(from: irq.u.emerg.code)
         case KVM_S390_INT_EXTERNAL_CALL:
+            guard file.vmFile.vm.hasVCPU(id: irq.u.extcall.code) else { throw .EINVAL }
             try vcpu.injectExternalCall(from: irq.u.extcall.code)
         default:
             throw .EINVAL

@@ -126,6 +126,7 @@ extension KVMDevice {
     /// The TOD group of the VM device attributes (kvm_s390_set_tod / kvm_s390_get_tod).
     static func todAttribute(_ vm: VirtualMachine, _ attribute: kvm_device_attr, request: UInt) throws(Errno) {
         guard attribute.group == KVM_S390_VM_TOD else { throw Errno(6) }   // ENXIO
+        if request != S390PV_KVM_HAS_DEVICE_ATTR && attribute.flags != 0 { throw .EINVAL }   // kvm_s390_set/get_tod
         guard [UInt64(KVM_S390_VM_TOD_LOW), UInt64(KVM_S390_VM_TOD_HIGH), UInt64(KVM_S390_VM_TOD_EXT)].contains(attribute.attr) else {
             throw Errno(6)
         }

@@ -69,7 +69,7 @@ public final class VirtualMachine: @unchecked Sendable {
     }
 
     /// KVM_SET_USER_MEMORY_REGION2, with Linux's checks in its order (__kvm_set_memory_region,
-    /// s390's kvm_arch_prepare_memory_region, kvm_gmem_bind). All guest RAM of s390pv is
+    /// then kvm_gmem_bind, then s390's kvm_arch_prepare_memory_region). All guest RAM of s390pv is
     /// restricted memory, so a slot that is not backed by a guest_memfd is refused (EINVAL).
     public func setMemoryRegion(slot: UInt32, flags: UInt32, guestAddress: UInt64, size: UInt64,
                                 userspaceAddress: UInt64, memfd: Result<GuestMemfd, Errno>?, memfdOffset: UInt64) throws(Errno) {
@@ -96,15 +96,14 @@ public final class VirtualMachine: @unchecked Sendable {
             if memslots.values.contains(where: { $0.guestAddress < guestAddress + size && guestAddress < $0.guestAddress + $0.size }) {
                 throw .EEXIST
             }
-            // s390: userspace address and size in whole 1 MiB segments, below the memory limit.
-            guard userspaceAddress % segment == 0, size % segment == 0, guestAddress + size <= VirtualMachine.maxGuestMemory else {
-                throw .EINVAL
-            }
             // kvm_gmem_bind: the descriptor must be open (EBADF), a guest_memfd of this VM (EINVAL).
             guard flags & guestMemfdFlag != 0, let memfd else { throw .EINVAL }
             let file = try memfd.get()
-            guard ownMemfds.contains(ObjectIdentifier(file)) else { throw .EINVAL }
-            guard memfdOffset + size <= file.size else { throw .EINVAL }
+            guard ownMemfds.contains(ObjectIdentifier(file)), memfdOffset + size <= file.size else { throw .EINVAL }
+            // Then s390's kvm_arch_prepare_memory_region: whole 1 MiB segments, below the limit.
+            guard userspaceAddress % segment == 0, size % segment == 0, guestAddress + size <= VirtualMachine.maxGuestMemory else {
+                throw .EINVAL
+            }
             do throws(MemoryErrno) {
                 try addressSpace.map(file, fileOffset: memfdOffset, length: size, at: guestAddress)
             } catch {
@@ -172,6 +171,8 @@ public final class VirtualMachine: @unchecked Sendable {
         vcpuList.append(vcpu)
         return vcpu
     }
+
+    public func hasVCPU(id: UInt16) -> Bool { vcpu(address: id) != nil }
 
     func vcpu(address: UInt16) -> VirtualCPU? {
         lock.lock(); defer { lock.unlock() }
