@@ -37,8 +37,11 @@ let package = Package(
         .plugin(name: "GenerateInstructionDispatch", capability: .buildTool(),
                 dependencies: ["InstructionTableGenerator"]),
 
+        // ASCII to EBCDIC for the identity strings machines report.
+        .target(name: "EBCDIC"),
         // z/Architecture interpreter: one vCPU runs until an intercept (the SIE analogue).
         .target(name: "S390CPU",
+                dependencies: ["EBCDIC"],
                 exclude: ["Instructions.table"],
                 swiftSettings: hotPathSettings,
                 plugins: ["GenerateInstructionDispatch"]),
@@ -60,7 +63,7 @@ let package = Package(
         // QEMU-shaped machine: loader, SCLP console, DIAG 308, SIGP in userspace, exit protocol.
         // It knows the kernel model only through the ioctl surface (KVMIoctls); the module graph
         // keeps it away from KernelModel, S390CPU and RestrictedMemory.
-        .target(name: "VMM", dependencies: ["KVMIoctls", "CLibelf", "Disassembler"]),
+        .target(name: "VMM", dependencies: ["KVMIoctls", "CLibelf", "Disassembler", "EBCDIC"]),
         .executableTarget(name: "s390pv",
                           dependencies: ["VMM", "Disassembler", "KernelABI", "CKVM",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -134,6 +134,13 @@ public final class VMFd: @unchecked Sendable {
         try memoryOperation(fd, KVM_S390_MEMOP_ABSOLUTE_WRITE, address, buffer, bytes.count)
     }
 
+    /// KVM_ENABLE_CAP(KVM_CAP_S390_USER_STSI): STSI 3.2.2 then exits to userspace once stored.
+    public func enableUserSTSI() throws(KVMError) {
+        var request = kvm_enable_cap()
+        request.cap = UInt32(KVM_CAP_S390_USER_STSI)
+        try kvmIoctl(fd, S390PV_KVM_ENABLE_CAP, &request)
+    }
+
     /// KVM_S390_INTERRUPT with KVM_S390_INT_SERVICE.
     public func injectServiceSignal(parameter: UInt32) throws(KVMError) {
         var interrupt = kvm_s390_interrupt()

@@ -8,6 +8,8 @@ public enum VCPUExit: Equatable, Sendable {
     case sieIntercept(icptcode: UInt8, ipa: UInt16, ipb: UInt32)
     /// KVM_EXIT_DEBUG after a single step.
     case debug
+    /// KVM_EXIT_S390_STSI: SYSIB 3.2.2 stored at logical `address`, for the VMM to amend.
+    case systemInformation(address: UInt64)
     /// EINTR: kicked (or immediate_exit).
     case interrupted
     /// KVM_EXIT_INTERNAL_ERROR.
@@ -53,6 +55,7 @@ public final class VCPUFd: @unchecked Sendable {
             let sieic = runPage.pointee.s390_sieic
             return .sieIntercept(icptcode: sieic.icptcode, ipa: sieic.ipa, ipb: sieic.ipb)
         case KVM_EXIT_DEBUG: return .debug
+        case KVM_EXIT_S390_STSI: return .systemInformation(address: runPage.pointee.s390_stsi.addr)
         case KVM_EXIT_INTERNAL_ERROR: return .internalError(suberror: runPage.pointee.internal.suberror)
         default: return .other(reason: runPage.pointee.exit_reason)
         }
@@ -137,6 +140,14 @@ public final class VCPUFd: @unchecked Sendable {
         var debug = kvm_guest_debug()
         debug.control = enabled ? UInt32(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP) : 0
         try kvmIoctl(fd, S390PV_KVM_SET_GUEST_DEBUG, &debug)
+    }
+
+    /// KVM_S390_MEM_OP logical write through this vCPU's translation.
+    public func writeLogical(_ address: UInt64, _ bytes: [UInt8]) throws(MemoryAccessFailure) {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        defer { buffer.deallocate() }
+        buffer.copyMemory(from: bytes, byteCount: bytes.count)
+        try memoryOperation(fd, KVM_S390_MEMOP_LOGICAL_WRITE, address, buffer, bytes.count)
     }
 
     /// KVM_S390_MEM_OP logical read through this vCPU's translation.

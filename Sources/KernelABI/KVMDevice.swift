@@ -15,7 +15,7 @@ public enum KVMDevice {
         case KVM_CAP_S390_MEM_OP: return 65536                       // MEM_OP_MAX_SIZE
         case KVM_CAP_NR_VCPUS, KVM_CAP_MAX_VCPUS, KVM_CAP_MAX_VCPU_ID: return 248
         case KVM_CAP_SYNC_REGS, KVM_CAP_MP_STATE, KVM_CAP_S390_INJECT_IRQ, KVM_CAP_IMMEDIATE_EXIT,
-             KVM_CAP_S390_VCPU_RESETS, KVM_CAP_USER_MEMORY2, KVM_CAP_GUEST_MEMFD:
+             KVM_CAP_S390_VCPU_RESETS, KVM_CAP_USER_MEMORY2, KVM_CAP_GUEST_MEMFD, KVM_CAP_S390_USER_STSI:
             return 1
         // No PV host yet (the Ultravisor model comes with the PV work); no host mapping of guest
         // RAM (spec memory-clock-pidfd.md D1): no guest_memfd flags.

@@ -184,6 +184,13 @@ extension KVMDevice {
             run.pointee.exit_reason = UInt32(KVM_EXIT_DEBUG)
             run.pointee.debug.arch.addr = vcpu.psw.address
             run.pointee.debug.arch.type = 0
+        case .systemInformation(let address):
+            run.pointee.exit_reason = UInt32(KVM_EXIT_S390_STSI)
+            run.pointee.s390_stsi.addr = address
+            run.pointee.s390_stsi.ar = 0
+            run.pointee.s390_stsi.fc = 3
+            run.pointee.s390_stsi.sel1 = 2
+            run.pointee.s390_stsi.sel2 = 2
         case .interrupted:
             run.pointee.exit_reason = UInt32(KVM_EXIT_INTR)
             return .failure(.EINTR)

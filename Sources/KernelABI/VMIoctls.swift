@@ -79,8 +79,11 @@ extension KVMDevice {
             return .success(checkExtension(argument))
         case S390PV_KVM_ENABLE_CAP:
             return attempt { () throws(Errno) in
-                _ = try UserMemory.read(kvm_enable_cap.self, from: argument)
-                throw .EINVAL   // no VM capability can be enabled in this model yet
+                // kvm_vm_ioctl_enable_cap: flags must be 0; unknown capabilities are EINVAL.
+                let capability = try UserMemory.read(kvm_enable_cap.self, from: argument)
+                guard capability.flags == 0, capability.cap == UInt32(KVM_CAP_S390_USER_STSI) else { throw .EINVAL }
+                vm.enableUserSTSI()
+                return 0
             }
         default:
             return .failure(.ENOTTY)

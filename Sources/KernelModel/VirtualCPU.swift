@@ -14,6 +14,8 @@ public enum VCPUExit: Sendable, Equatable {
     case sieIntercept(icptcode: UInt8, ipa: UInt16, ipb: UInt32)
     /// KVM_EXIT_DEBUG (4): one instruction was executed in single-step mode.
     case debug
+    /// KVM_EXIT_S390_STSI (25): STSI 3.2.2 was stored at logical `address` for userspace to amend.
+    case systemInformation(address: UInt64)
     /// KVM_RUN returned EINTR: a signal (here: `kick`) interrupted it.
     case interrupted
     /// KVM_EXIT_INTERNAL_ERROR (17): the CPU check-stopped.
@@ -146,6 +148,8 @@ public final class VirtualCPU: @unchecked Sendable {
                     continue
                 }
                 return .sieIntercept(icptcode: InterceptCode.instruction, ipa: ipa, ipb: ipb)
+            case .systemInformation(let address):
+                return .systemInformation(address: address)
             case .wait:
                 if cpu.psw.isDisabledWait { return .sieIntercept(icptcode: InterceptCode.waitPSW, ipa: 0, ipb: 0) }
                 waitEnabled()

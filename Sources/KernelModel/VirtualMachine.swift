@@ -158,6 +158,14 @@ public final class VirtualMachine: @unchecked Sendable {
     private let userControl = Atomic<Bool>(false)
     public func enableUserCPUStateControl() { userCPUStateControl = true }
 
+    /// KVM_CAP_S390_USER_STSI: STSI 3.2.2 exits to userspace once stored (kvm->arch.user_stsi).
+    public private(set) var userSTSI = false
+    public func enableUserSTSI() {
+        lock.lock(); defer { lock.unlock() }
+        userSTSI = true
+        for vcpu in vcpuList { vcpu.cpu.hostAmendsSystemInformation = true }
+    }
+
     /// KVM_CREATE_VCPU: EEXIST for a used id, EINVAL beyond the maximum.
     public func createVCPU(id: UInt16) throws(Errno) -> VirtualCPU {
         lock.lock(); defer { lock.unlock() }
@@ -166,6 +174,7 @@ public final class VirtualMachine: @unchecked Sendable {
         let cpu = CPU(address: id, model: model, storage: storage, clock: clock, floating: floating, storageKeys: storageKeys,
                       translationEpoch: translationEpoch)
         cpu.identity = configuration.identity
+        cpu.hostAmendsSystemInformation = userSTSI
         let vcpu = VirtualCPU(vm: self, cpu: cpu)
         vcpus[id] = vcpu
         vcpuList.append(vcpu)

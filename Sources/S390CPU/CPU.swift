@@ -85,6 +85,9 @@ public final class CPU: @unchecked Sendable {
     public var breakingEventAddress: UInt64 = 0
     /// The configuration STSI reports.
     public var identity = MachineIdentity()
+    /// After storing SYSIB 3.2.2, leave to the host so it can add the VM name and UUID
+    /// (KVM_CAP_S390_USER_STSI).
+    public var hostAmendsSystemInformation = false
 
     // The PSW, split for speed: mask bits without the CC, the CC, the address.
     public internal(set) var pswMask: UInt64 = 0

@@ -50,4 +50,7 @@ public enum InterceptReason: Sendable, Equatable {
     case instruction(raw: UInt64)
     /// The PSW entered the wait state.
     case wait
+    /// STSI stored SYSIB 3.2.2 at logical `address` and the host asked to see it
+    /// (KVM_CAP_S390_USER_STSI); the instruction is complete.
+    case systemInformation(address: UInt64)
 }

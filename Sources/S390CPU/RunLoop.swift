@@ -9,6 +9,8 @@ public enum CPUExit: Sendable, Equatable {
     case instruction(ipa: UInt16, ipb: UInt32, length: Int)
     /// The PSW is in the wait state with nothing deliverable.
     case wait
+    /// STSI 3.2.2 completed at logical `address` and the host wants to amend it.
+    case systemInformation(address: UInt64)
     /// A SIGP stop order is pending for this CPU.
     case stopRequested
     /// `maxInstructions` were executed.
@@ -91,6 +93,8 @@ extension CPU {
                                                    length: Int(length)))
                 case .intercept(.wait):
                     return (executed, .wait)
+                case .intercept(.systemInformation(let address)):
+                    return (executed, .systemInformation(address: address))
                 }
             }
             executed += 1

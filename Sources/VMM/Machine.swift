@@ -4,6 +4,7 @@
 // thread waits here, not in KVM_RUN. It completes what KVM leaves to userspace: SCLP,
 // DIAG 308, and the SIGP orders START, RESTART, the CPU resets and unknown orders.
 import Disassembler
+import EBCDIC
 import Foundation
 import KVMIoctls
 
@@ -16,6 +17,9 @@ public struct MachineConfiguration: Sendable {
     public var timeout: Duration = .seconds(90)
     /// Print every executed instruction (capstone text and PSW) to `traceOutput`.
     public var trace = false
+    /// VM name and UUID the guest sees in STSI 3.2.2 (QEMU's -name and -uuid).
+    public var name = "s390pv"
+    public var uuid = [UInt8](repeating: 0, count: 16)
     public init(imagePath: String) { self.imagePath = imagePath }
 }
 
@@ -106,6 +110,7 @@ public final class Machine: @unchecked Sendable {
                 address += size
             }
             self.memory = memory
+            try vm.enableUserSTSI()
             let vm = self.vm
             vcpus = try (0..<configuration.cpus).map { id throws(KVMError) in try vm.createVCPU(id: id) }
         } catch {
@@ -255,6 +260,8 @@ public final class Machine: @unchecked Sendable {
                 finish(.checkStop(cpu: vcpu.id, reason: "unexpected KVM exit reason \(reason)"))
             case .sieIntercept(let icptcode, let ipa, let ipb):
                 handleIntercept(vcpu, icptcode: icptcode, ipa: ipa, ipb: ipb)
+            case .systemInformation(let address):
+                insertSystemInformation(vcpu, at: address)
             }
         }
     }
@@ -359,6 +366,27 @@ public final class Machine: @unchecked Sendable {
             return
         }
         vcpu.conditionCode = 0
+    }
+
+    // MARK: STSI 3.2.2 (QEMU's insert_stsi_3_2_2)
+
+    /// SYSIB 3.2.2 offsets for the first virtual-machine level.
+    enum SystemInformation {
+        static let name = 44, nameLength = 8, extendedNameEncoding = 75, uuid = 80, extendedName = 2048, extendedNameLength = 256
+    }
+
+    /// Puts the VM name (EBCDIC and UTF-8 extended name) and UUID into the SYSIB the kernel
+    /// stored. A SYSIB the guest cannot reach is left alone, as QEMU does.
+    private func insertSystemInformation(_ vcpu: VCPUFd, at address: UInt64) {
+        guard var sysib = try? vcpu.readLogical(address, count: 4096) else { return }
+        sysib.replaceSubrange(SystemInformation.name..<SystemInformation.name + SystemInformation.nameLength,
+                              with: EBCDIC.encode(configuration.name, width: SystemInformation.nameLength))
+        sysib[SystemInformation.extendedNameEncoding] = 2   // UTF-8
+        let extendedName = Array(configuration.name.utf8.prefix(SystemInformation.extendedNameLength))
+        sysib.replaceSubrange(SystemInformation.extendedName..<SystemInformation.extendedName + SystemInformation.extendedNameLength,
+                              with: extendedName + [UInt8](repeating: 0, count: SystemInformation.extendedNameLength - extendedName.count))
+        sysib.replaceSubrange(SystemInformation.uuid..<SystemInformation.uuid + 16, with: configuration.uuid.prefix(16))
+        try? vcpu.writeLogical(address, sysib)
     }
 
     // MARK: DIAG 308

@@ -17,9 +17,12 @@ struct Run: ParsableCommand {
     @Option(help: "Command line for the guest, placed at 0x10480 as QEMU does.") var append: String?
     @Option(help: "Wall-clock limit in seconds.") var timeout: Double = 90
     @Flag(help: "Print every executed instruction with its disassembly and the PSW (stderr).") var trace = false
+    @Option(help: "VM name the guest sees in STSI 3.2.2 (at most 8 characters in the short form).") var name = "s390pv"
+    @Option(help: "VM UUID the guest sees in STSI 3.2.2 (8-4-4-4-12 hex digits).") var uuid: String?
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let uuid, UUID(uuidString: uuid) == nil { throw ValidationError("--uuid \(uuid) is not a UUID") }
     }
 
     func run() throws {
@@ -29,6 +32,8 @@ struct Run: ParsableCommand {
         configuration.commandLine = append
         configuration.timeout = .milliseconds(Int64(timeout * 1000))
         configuration.trace = trace
+        configuration.name = name
+        if let uuid, let parsed = UUID(uuidString: uuid) { configuration.uuid = withUnsafeBytes(of: parsed.uuid) { Array($0) } }
         let machine: Machine
         do { machine = try Machine(configuration) } catch { fail(error.description) }
         let outcome = machine.run()

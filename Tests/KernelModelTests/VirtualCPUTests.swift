@@ -281,3 +281,34 @@ struct VCPURunTests {
         #expect(try get64(machine.read(0x158, 8)) == Layout.code + 4, "specification is completing: old PSW past the instruction")
     }
 }
+
+@Suite("STSI 3.2.2 to userspace")
+struct SystemInformationTests {
+    /// STSI 0(2) with fc 3, selectors 2/2, into the page at 0x20000.
+    static func stsi322(_ machine: TestVM) throws {
+        let vcpu = machine.vcpus[0]
+        var registers = vcpu.gprs
+        registers[0] = 0x3000_0002
+        registers[1] = 2
+        registers[2] = 0x20000
+        vcpu.gprs = registers
+        try machine.load([0xB2, 0x7D, 0x20, 0x00] + TestVM.end())
+    }
+
+    @Test("with KVM_CAP_S390_USER_STSI the SYSIB is stored, then KVM_RUN exits for userspace to amend it")
+    func exitsToUserspace() throws {
+        let machine = try TestVM(cpus: 1)
+        machine.vm.enableUserSTSI()
+        try Self.stsi322(machine)
+        #expect(run(machine.vcpus[0]) == .systemInformation(address: 0x20000))
+        #expect(machine.vcpus[0].conditionCode == 0)
+        #expect(try machine.read(0x20000 + 56, 4) == [0xD2, 0xE5, 0xD4, 0x61], "\"KVM/\" in EBCDIC, as the kernel fills it")
+    }
+
+    @Test("without the capability STSI 3.2.2 stays in the kernel")
+    func staysInKernel() throws {
+        let machine = try TestVM(cpus: 1)
+        try Self.stsi322(machine)
+        #expect(run(machine.vcpus[0]) == disabledWaitExit)
+    }
+}

@@ -1,6 +1,7 @@
 // Control instructions (PoP chapter 10): PSW, control registers, prefix, identity, clocks,
 // protection keys, translation. SERVC, SIGP and DIAG intercept to the machine (elsewhere).
 
+import EBCDIC
 
 extension CPU {
     // MARK: PSW
@@ -172,38 +173,17 @@ extension CPU {
             page.storeBytes(of: 2 as UInt8, toByteOffset: 75, as: UInt8.self)    // extended name: UTF-8
             for (index, byte) in identity.uuid.prefix(16).enumerated() { page.storeBytes(of: byte, toByteOffset: 80 + index, as: UInt8.self) }
             for (index, byte) in identity.name.utf8.prefix(255).enumerated() { page.storeBytes(of: byte, toByteOffset: 2048 + index, as: UInt8.self) }
+            if hostAmendsSystemInformation {
+                cc = 0
+                throw .intercept(.systemInformation(address: operand))
+            }
         }
         cc = 0
     }
 
-    /// Writes `text` in EBCDIC, padded with EBCDIC spaces to `width` bytes.
+    /// Writes `text` in EBCDIC, padded with EBCDIC blanks to `width` bytes.
     private func putEBCDIC(_ to: UnsafeMutableRawPointer, _ text: String, width: Int) {
-        var index = 0
-        for byte in text.utf8 where index < width {
-            to.storeBytes(of: CPU.ebcdic(byte), toByteOffset: index, as: UInt8.self)
-            index += 1
-        }
-        while index < width { to.storeBytes(of: 0x40 as UInt8, toByteOffset: index, as: UInt8.self); index += 1 }
-    }
-
-    /// ASCII to EBCDIC (code page 037) for the characters identity strings use; others become '?'.
-    static func ebcdic(_ ascii: UInt8) -> UInt8 {
-        switch ascii {
-        case UInt8(ascii: "a")...UInt8(ascii: "i"): ascii - 0x61 + 0x81
-        case UInt8(ascii: "j")...UInt8(ascii: "r"): ascii - 0x6A + 0x91
-        case UInt8(ascii: "s")...UInt8(ascii: "z"): ascii - 0x73 + 0xA2
-        case UInt8(ascii: "A")...UInt8(ascii: "I"): ascii - 0x41 + 0xC1
-        case UInt8(ascii: "J")...UInt8(ascii: "R"): ascii - 0x4A + 0xD1
-        case UInt8(ascii: "S")...UInt8(ascii: "Z"): ascii - 0x53 + 0xE2
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): ascii - 0x30 + 0xF0
-        case UInt8(ascii: " "): 0x40
-        case UInt8(ascii: "."): 0x4B
-        case UInt8(ascii: "-"): 0x60
-        case UInt8(ascii: "/"): 0x61
-        case UInt8(ascii: "_"): 0x6D
-        case UInt8(ascii: ":"): 0x7A
-        default: 0x6F
-        }
+        for (index, byte) in EBCDIC.encode(text, width: width).enumerated() { to.storeBytes(of: byte, toByteOffset: index, as: UInt8.self) }
     }
 
     // MARK: Clocks (spec 7.7)
