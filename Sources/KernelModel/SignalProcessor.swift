@@ -59,7 +59,7 @@ extension VirtualCPU {
     func signal(orderCode: UInt8, targetAddress: UInt16, parameter: UInt64) -> SIGPResult {
         // s390pv always runs z/Architecture (CZAM): QEMU answers "invalid parameter".
         if orderCode == SIGPOrder.setArchitecture.rawValue { return .status(SIGPStatus.invalidParameter) }
-        guard let target = vm.vcpu(address: targetAddress) else { return .notOperational }
+        guard let vm, let target = vm.vcpu(address: targetAddress) else { return .notOperational }
         guard let order = SIGPOrder(rawValue: orderCode) else { return .userspace }
         // A pending stop has priority over every order but another stop (handle_sigp_dst).
         if target.cpu.interruptions.stopPending && order != .stop && order != .stopAndStoreStatus { return .busy }

@@ -75,7 +75,9 @@ final class MPStateCell: @unchecked Sendable {
 /// A vCPU (KVM's `struct kvm_vcpu`): the CPU plus its run state. `run` is called only by the
 /// vCPU's own thread; everything else may be called from any thread.
 public final class VirtualCPU: @unchecked Sendable {
-    unowned let vm: VirtualMachine
+    /// Weak, so a vCPU that outlives its VM fails cleanly instead of trapping (through the ioctl
+    /// surface a vCPU file keeps its VM alive, as in Linux).
+    weak var vm: VirtualMachine?
     let cpu: CPU
     let doorbell = Doorbell()
     private let state = MPStateCell()
@@ -114,6 +116,7 @@ public final class VirtualCPU: @unchecked Sendable {
     /// wait; returns `.interrupted` when kicked.
     public func run() -> VCPUExit {
         while true {
+            guard let vm else { return .internalError("the VM of vCPU \(id) no longer exists") }
             if let failure = vm.memoryFailureMessage { return .internalError(failure) }
             if kickPending.exchange(false, ordering: .acquiringAndReleasing) {
                 // One kick, one EINTR: the CPU-level request posted with it is consumed too.
@@ -174,7 +177,7 @@ public final class VirtualCPU: @unchecked Sendable {
             && !kickPending.load(ordering: .relaxed) && mpState == .operating {
             var deadline: Date?
             if let tod = cpu.nextTimerDeadline {
-                let now = vm.clock.read()
+                let now = cpu.clock.read()
                 guard tod > now else { return }
                 deadline = Date(timeIntervalSinceNow: Double(tod - now) / 4096 / 1_000_000)
             }

@@ -40,6 +40,7 @@ public final class VirtualMachine: @unchecked Sendable {
     }
 
     init(configuration: VMConfiguration) throws(Errno) {
+        ModuleParameters.freeze()
         self.configuration = configuration
         do {
             addressSpace = try GuestAddressSpace(maxBytes: VirtualMachine.maxGuestMemory)
@@ -60,7 +61,7 @@ public final class VirtualMachine: @unchecked Sendable {
     public func createGuestMemfd(size: UInt64, flags: UInt64) throws(Errno) -> GuestMemfd {
         let memfd: GuestMemfd
         do {
-            memfd = try GuestMemfd(size: size, flags: flags)
+            memfd = try GuestMemfd(size: size, flags: flags, options: ModuleParameters.guestMemfdOptions)
         } catch {
             throw Errno(error.rawValue)
         }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import KernelModel
+import RestrictedMemory
 import VMM
 
 struct Run: ParsableCommand {
@@ -19,6 +21,8 @@ struct Run: ParsableCommand {
     @Flag(help: "Print every executed instruction with its disassembly and the PSW (stderr).") var trace = false
     @Option(help: "VM name the guest sees in STSI 3.2.2 (at most 8 characters in the short form).") var name = "s390pv"
     @Option(help: "VM UUID the guest sees in STSI 3.2.2 (8-4-4-4-12 hex digits).") var uuid: String?
+    @Option(help: "Host object behind guest RAM: memfd, memfdSecret or kvmGuestMemfd (a kernel-model parameter; an unavailable one falls back to memfd).")
+    var memoryBackend: Backend = .memfd
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -26,6 +30,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        ModuleParameters.setMemoryBackend(memoryBackend)
         var configuration = MachineConfiguration(imagePath: image)
         configuration.memorySize = memory.bytes
         configuration.cpus = cpus
@@ -53,4 +58,8 @@ struct Run: ParsableCommand {
             fail("timeout after \(timeout) s (\(machine.cpuSummary))", status: ExitStatus.timeout)
         }
     }
+}
+
+extension Backend: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument) }
 }

@@ -1,6 +1,7 @@
 // The KVM-shaped VM and vCPU: ioctl-style errors, memory operations, and KVM_RUN's exits, driven
 // the way a VMM drives them (guest code written with writeAbsolute, PSW set, run on a thread).
 import Foundation
+import RestrictedMemory
 @testable import KernelModel
 import S390CPU
 import Testing
@@ -310,5 +311,48 @@ struct SystemInformationTests {
         let machine = try TestVM(cpus: 1)
         try Self.stsi322(machine)
         #expect(run(machine.vcpus[0]) == disabledWaitExit)
+    }
+}
+
+@Suite("Restricted memory under a VM")
+struct RestrictedMemoryVMTests {
+    /// A VM whose 16 MiB of RAM is one guest_memfd bound as memslot 0, and one vCPU looping at 0x10000.
+    static func machine() throws -> (VirtualMachine, GuestMemfd, VirtualCPU) {
+        let vm = try KVM.createVM(VMConfiguration(memorySize: 0))
+        let memfd = try vm.createGuestMemfd(size: 16 << 20, flags: 0)
+        try vm.setMemoryRegion(slot: 0, flags: 1 << 2, guestAddress: 0, size: 16 << 20, userspaceAddress: 0,
+                               memfd: .success(memfd), memfdOffset: 0)
+        let vcpu = try vm.createVCPU(id: 0)
+        try vm.writeAbsolute(0x10000, [0xA7, 0xF4, 0x00, 0x00])   // BRC 15,*
+        try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x10000))
+        vcpu.setMPState(.operating)
+        return (vm, memfd, vcpu)
+    }
+
+    @Test("a memory failure in bound guest memory stops the VM with a clear error at its next KVM_RUN")
+    func memoryFailureStopsTheVM() throws {
+        let (vm, memfd, vcpu) = try Self.machine()
+        try memfd.injectMemoryFailure(offset: 0x100000, length: 4096)
+        #expect(run(vcpu) == .internalError("memory failure in guest memory 0x100000-0x100fff"))
+        withExtendedLifetime(vm) {}
+    }
+
+    @Test("a vCPU whose VM is gone fails cleanly (no trap)")
+    func vcpuOutlivesItsVM() throws {
+        let vcpu = try Self.machine().2
+        #expect(run(vcpu) == .internalError("the VM of vCPU 0 no longer exists"))
+    }
+
+    @Test("a hole punched in bound guest memory reads back as zeros, and the guest runs on")
+    func punchHoleZeroes() throws {
+        let (vm, memfd, vcpu) = try Self.machine()
+        defer { withExtendedLifetime(vm) {} }
+        try vm.writeAbsolute(0x200000, [UInt8](repeating: 0xA5, count: 8192))
+        try memfd.fallocate(mode: [.punchHole, .keepSize], offset: 0x200000, length: 4096)
+        #expect(try vm.readAbsolute(0x200000, count: 4096) == [UInt8](repeating: 0, count: 4096))
+        #expect(try vm.readAbsolute(0x201000, count: 4) == [0xA5, 0xA5, 0xA5, 0xA5], "only the punched page")
+        let running = RunningVCPU(vcpu)
+        vcpu.kick()
+        #expect(running.finish() == .interrupted)
     }
 }

@@ -57,10 +57,11 @@ struct machine {
     size_t run_size;
 };
 
-struct run_request { int vcpu; struct kvm_run *run; int result, error; };
+struct run_request { int vcpu; struct kvm_run *run; int result, error; pid_t tid; };
 
 static void *run_vcpu(void *argument) {
     struct run_request *request = argument;
+    request->tid = gettid();
     request->result = ioctl(request->vcpu, KVM_RUN, 0);
     request->error = errno;
     return NULL;
@@ -104,6 +105,11 @@ static int build(struct machine *m) {
     pthread_t thread;
     if (pthread_create(&thread, NULL, run_vcpu, &request) != 0) return 0;
     pthread_join(thread, NULL);
+    // pthread_join returns at the kernel's tid-clear wake-up, before the task is reaped and leaves
+    // /proc/self/task: wait for that (bounded), so task counts compare like with like.
+    char task[64];
+    snprintf(task, sizeof task, "/proc/self/task/%d", request.tid);
+    for (int i = 0; i < 400 && access(task, F_OK) == 0; i++) usleep(5000);
     ok &= request.result == 0 && m->run[0]->exit_reason == KVM_EXIT_S390_SIEIC && m->run[0]->s390_sieic.ipa == 0xB220
           && m->run[0]->s.regs.gprs[1] == 7;
     return ok;
@@ -135,12 +141,6 @@ static void cycle(const char *name, struct counts baseline, const enum step *ste
           name, during.fds, during.maps);
     tear_down(&m, steps, count);
     struct counts after = measure();
-    // A joined thread's task can stay in /proc/self/task for a moment: pthread_join returns at
-    // the tid-clear wake-up, before the kernel reaps the task. Allow it up to a second.
-    for (int i = 0; i < 200 && after.tasks != baseline.tasks; i++) {
-        usleep(5000);
-        after = measure();
-    }
     CHECK(after.fds == baseline.fds, "%s: fds %d, baseline %d", name, after.fds, baseline.fds);
     CHECK(after.maps == baseline.maps, "%s: maps lines %d, baseline %d", name, after.maps, baseline.maps);
     CHECK(after.tasks == baseline.tasks, "%s: tasks %d, baseline %d", name, after.tasks, baseline.tasks);

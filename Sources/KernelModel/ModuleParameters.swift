@@ -1,0 +1,40 @@
+// Kernel-model settings fixed for the life of the process, in the manner of KVM's module
+// parameters (/sys/module/kvm/parameters): set before the first VM, then read-only.
+import Foundation
+import RestrictedMemory
+import Synchronization
+
+public enum ModuleParameters {
+    private struct Values {
+        var memoryBackend = Backend.automatic
+        var frozen = false
+        var reportedFallbacks = Set<String>()
+    }
+    private static let values = Mutex(Values())
+
+    /// The host object behind guest RAM: memfd (the default), memfd_secret, or a real
+    /// /dev/kvm guest_memfd. An unavailable choice falls back to memfd with one log line.
+    public static var memoryBackend: Backend { values.withLock { $0.memoryBackend } }
+
+    /// Sets the memory backend; false once a VM exists (the parameter is read-only then).
+    @discardableResult
+    public static func setMemoryBackend(_ backend: Backend) -> Bool {
+        values.withLock { values in
+            guard !values.frozen else { return false }
+            values.memoryBackend = backend
+            return true
+        }
+    }
+
+    /// Called when the first VM is created.
+    static func freeze() { values.withLock { $0.frozen = true } }
+
+    /// Options for a guest_memfd of this process: the chosen backend, and a logger that reports
+    /// each distinct fallback once per process rather than once per backing file.
+    static var guestMemfdOptions: GuestMemfd.Options {
+        GuestMemfd.Options(backend: memoryBackend, logger: { line in
+            let first = values.withLock { $0.reportedFallbacks.insert(line).inserted }
+            if first { FileHandle.standardError.write(Data("s390pv: \(line)\n".utf8)) }
+        })
+    }
+}
