@@ -65,7 +65,7 @@ let package = Package(
         // keeps it away from KernelModel, S390CPU and RestrictedMemory.
         .target(name: "VMM", dependencies: ["KVMIoctls", "CLibelf", "Disassembler", "EBCDIC"]),
         .executableTarget(name: "s390pv",
-                          dependencies: ["VMM", "Disassembler", "KernelABI", "CKVM", "KernelModel", "RestrictedMemory",
+                          dependencies: ["VMM", "Disassembler", "KernelABI", "CKVM", "CSyscalls", "KernelModel", "RestrictedMemory",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CKVM
+import CSyscalls
 import Foundation
 import KernelABI
 
@@ -26,7 +27,7 @@ struct KVMBench: ParsableCommand {
         }
     }
 
-    struct Sample { let roundTripMicroseconds, readGiBs, writeGiBs, memcpyGiBs: Double }
+    struct Sample { let roundTripMicroseconds, readGiBs, writeGiBs, memcpyGiBs, punchGiBs, hostPunchGiBs: Double }
 
     func run() throws {
         let session = KVMSession(memoryBytes: Int(memory.bytes))
@@ -40,6 +41,7 @@ struct KVMBench: ParsableCommand {
         }
         let roundTrip = Stats(samples.map(\.roundTripMicroseconds)), read = Stats(samples.map(\.readGiBs))
         let write = Stats(samples.map(\.writeGiBs)), memcpy = Stats(samples.map(\.memcpyGiBs))
+        let punch = Stats(samples.map(\.punchGiBs)), hostPunch = Stats(samples.map(\.hostPunchGiBs))
         let memoryText = "\(memory.bytes >> 20) MiB"
         print("""
         bench kvm: \(iterations) intercept round trips, MEM_OP over \(memoryText) in 64 KiB blocks, \(runs) runs (median [min..max])
@@ -47,17 +49,21 @@ struct KVMBench: ParsableCommand {
           MEM_OP write         \(write.text(unit: "GiB/s")) (\(ratio(write, memcpy)) of memcpy)
           MEM_OP read          \(read.text(unit: "GiB/s")) (\(ratio(read, memcpy)) of memcpy)
           memcpy (limit)       \(memcpy.text(unit: "GiB/s"))
+          guest_memfd punch    \(punch.text(unit: "GiB/s")) of populated guest RAM (\(ratio(punch, hostPunch)) of a host memfd punch)
+          memfd punch (limit)  \(hostPunch.text(unit: "GiB/s"))
         """)
         guard let json else { return }
         let result = """
         {"tool": "s390pv", "version": "\(gitDescribe())", "command": "bench kvm",
          "machine": \(machineJSON()),
          "parameters": {"iterations": \(iterations), "memory_bytes": \(memory.bytes), "runs": \(runs)},
-         "limits": {"memcpy_gib_s": {"value": \(memcpy.median), "unit": "GiB/s", "how": "memcpy of \(memoryText) between two host buffers in 64 KiB blocks, same run"}},
+         "limits": {"memcpy_gib_s": {"value": \(memcpy.median), "unit": "GiB/s", "how": "memcpy of \(memoryText) between two host buffers in 64 KiB blocks, same run"},
+                    "memfd_punch_gib_s": {"value": \(hostPunch.median), "unit": "GiB/s", "how": "PUNCH_HOLE of a populated \(memoryText) host memfd, same run"}},
          "results": [
           {"mode": "intercept", "instruction": "SERVC", "iterations": \(iterations), "round_trip_us": \(roundTrip.json)},
           {"mode": "mem_op", "memory_bytes": \(memory.bytes), "block_bytes": \(KVMSession.block),
-           "mem_op_write_throughput_gib_s": \(write.json), "mem_op_read_throughput_gib_s": \(read.json), "memcpy_throughput_gib_s": \(memcpy.json)}]}
+           "mem_op_write_throughput_gib_s": \(write.json), "mem_op_read_throughput_gib_s": \(read.json), "memcpy_throughput_gib_s": \(memcpy.json)},
+          {"mode": "punch_hole", "memory_bytes": \(memory.bytes), "throughput_gib_s": \(punch.json), "host_memfd_throughput_gib_s": \(hostPunch.json)}]}
 
         """
         do { try result.write(toFile: json, atomically: true, encoding: .utf8) } catch { fail("cannot write \(json): \(error)") }
@@ -155,7 +161,27 @@ private final class KVMSession {
         let copy = seconds {
             for offset in stride(from: 0, to: memoryBytes, by: Self.block) { memcpy(destination + offset, source + offset, Self.block) }
         }
-        return .init(roundTripMicroseconds: roundTrip, readGiBs: gib / read, writeGiBs: gib / write, memcpyGiBs: gib / copy)
+        // Guest RAM is fully populated now: release it the way a VMM does, and a host memfd as the limit.
+        let punch = seconds {
+            guard s390pv_kvm_fallocate(fds[2], S390PV_FALLOC_FL_PUNCH_HOLE | S390PV_FALLOC_FL_KEEP_SIZE, 0, memoryBytes) == 0 else {
+                fail("guest_memfd PUNCH_HOLE: \(String(cString: strerror(errno)))", status: ExitStatus.guestFailure)
+            }
+        }
+        return .init(roundTripMicroseconds: roundTrip, readGiBs: gib / read, writeGiBs: gib / write, memcpyGiBs: gib / copy,
+                     punchGiBs: gib / punch, hostPunchGiBs: gib / hostMemfdPunch())
+    }
+
+    /// Seconds to punch a populated host memfd of the same size (the host's own limit).
+    private func hostMemfdPunch() -> Double {
+        let fd = s390pv_memfd_create("s390pv-bench-punch", S390PV_MFD_CLOEXEC)
+        guard fd >= 0, ftruncate(fd, off_t(memoryBytes)) == 0,
+              let mapping = mmap(nil, memoryBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapping != MAP_FAILED else {
+            fail("host memfd for the punch limit: \(String(cString: strerror(errno)))", status: ExitStatus.guestFailure)
+        }
+        defer { munmap(mapping, memoryBytes); close(fd) }
+        memcpy(mapping, source, memoryBytes)
+        munmap(mapping, memoryBytes)
+        return seconds { _ = s390pv_fallocate(fd, S390PV_FALLOC_FL_PUNCH_HOLE | S390PV_FALLOC_FL_KEEP_SIZE, 0, Int64(memoryBytes)) }
     }
 
     /// KVM_RUN to the SERVC intercept, then what a VMM does before re-entering: set the CC in
