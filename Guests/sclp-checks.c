@@ -9,45 +9,19 @@
  * The runtime's own service-signal handler ignores our SCCBs (it only matches its own).
  */
 #include "runtime.h"
+#include "sclp.h"
 
 #define PGM_ADDRESSING			0x05
 #define PSW_MASK_PSTATE			0x0001000000000000UL
 
-#define SCLP_CMD_READ_SCP_INFO		0x00020001
 #define SCLP_CMD_READ_EVENT_DATA	0x00770005
-#define SCLP_CMD_WRITE_EVENT_DATA	0x00760005
-#define SCLP_CMD_WRITE_EVENT_MASK	0x00780005
 #define SCLP_CMD_UNKNOWN		0x00990001
 
-#define EVTYP_MSG			0x02
-#define EVTYP_VT220			0x1a
-#define EVMASK(type)			(1U << (32 - (type)))
 
 #define WAIT_TIMEOUT_US			2000000
 
-struct sccb_header {
-	uint16_t length;
-	uint8_t function_code;
-	uint8_t control_mask[3];
-	uint16_t response_code;
-} __attribute__((packed));
 
-struct event_header {
-	uint16_t length;
-	uint8_t type;
-	uint8_t flags;
-	uint16_t reserved;
-} __attribute__((packed));
 
-struct write_event_mask {
-	struct sccb_header h;
-	uint16_t reserved;
-	uint16_t mask_length;
-	uint32_t cp_receive_mask;
-	uint32_t cp_send_mask;
-	uint32_t sclp_receive_mask;
-	uint32_t sclp_send_mask;
-} __attribute__((packed));
 
 struct read_info {
 	struct sccb_header h;

@@ -21,21 +21,6 @@
 #define TIMEOUT_US			2000000
 #define HIGH_MARKER			0xa5a5a5a500000000UL
 
-/* SIGP with the whole R1 (odd, so parameter in and status out) visible; returns the cc. */
-static int sigp_r1(uint16_t addr, uint8_t order, uint64_t *r1io)
-{
-	register uint64_t r1 asm("1") = *r1io;
-	int cc;
-
-	asm volatile("	sigp	%[r1],%[addr],0(%[order])\n"
-		     "	ipm	%[cc]\n"
-		     "	srl	%[cc],28\n"
-		     : [cc] "=d"(cc), [r1] "+d"(r1)
-		     : [addr] "d"((unsigned long)addr), [order] "a"((unsigned long)order)
-		     : "cc", "memory");
-	*r1io = r1;
-	return cc;
-}
 
 /* One SIGP, checked: cc and (for cc 1) the status. The parameter goes in R1. */
 static bool check_sigp(const char *what, uint16_t addr, uint8_t order, uint64_t param,
@@ -46,7 +31,7 @@ static bool check_sigp(const char *what, uint16_t addr, uint8_t order, uint64_t 
 
 	do {
 		r1 = param;
-		cc = sigp_r1(addr, order, &r1);
+		cc = sigp_register(addr, order, &r1);
 	} while (cc == 2);
 	if (exp_cc == 1)
 		return report(cc == 1 && (uint32_t)r1 == exp_status,
@@ -177,7 +162,7 @@ static void test_any_cpus(unsigned int ncpus)
 	check_sigp("SIGP order 0xff to CPU address 0xffff: not operational wins", 0xffff, 0xff, 0, 3, 0);
 
 	r1 = HIGH_MARKER;
-	cc = sigp_r1(me, 0xff, &r1);
+	cc = sigp_register(me, 0xff, &r1);
 	report(cc == 1 && r1 == (HIGH_MARKER | SIGP_STATUS_INVALID_ORDER),
 	       "SIGP order 0xff to this CPU: cc %d, R1 0x%lx (expected cc 1, R1 0x%lx)",
 	       cc, r1, HIGH_MARKER | SIGP_STATUS_INVALID_ORDER);

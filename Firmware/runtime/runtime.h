@@ -202,6 +202,8 @@ char *strcpy(char *dst, const char *src);
 
 /* One SIGP; returns the cc. With cc 1 *status (if not NULL) gets the status word. */
 int sigp(uint16_t addr, uint8_t order, uint64_t param, uint32_t *status);
+/* SIGP with the whole R1 (odd: parameter in, status out) in *r1; returns the cc. */
+int sigp_register(uint16_t addr, uint8_t order, uint64_t *r1);
 /* The same, retried while the target is busy (cc 2). */
 int sigp_retry(uint16_t addr, uint8_t order, uint64_t param, uint32_t *status);
 /* True when SIGP SENSE reports the CPU stopped. */

@@ -15,10 +15,10 @@ static uint8_t cpu_stacks[MAX_CPUS][SECONDARY_STACK_SIZE] __attribute__((aligned
 
 extern char secondary_entry[];
 
-int sigp(uint16_t addr, uint8_t order, uint64_t param, uint32_t *status)
+int sigp_register(uint16_t addr, uint8_t order, uint64_t *r1io)
 {
 	/* With an odd R1 both the parameter and the status are in R1. */
-	register uint64_t r1 asm("1") = param;
+	register uint64_t r1 asm("1") = *r1io;
 	int cc;
 
 	asm volatile("	sigp	%[r1],%[addr],0(%[order])\n"
@@ -27,6 +27,15 @@ int sigp(uint16_t addr, uint8_t order, uint64_t param, uint32_t *status)
 		     : [cc] "=d"(cc), [r1] "+d"(r1)
 		     : [addr] "d"((unsigned long)addr), [order] "a"((unsigned long)order)
 		     : "cc", "memory");
+	*r1io = r1;
+	return cc;
+}
+
+int sigp(uint16_t addr, uint8_t order, uint64_t param, uint32_t *status)
+{
+	uint64_t r1 = param;
+	int cc = sigp_register(addr, order, &r1);
+
 	if (status && cc == 1)
 		*status = (uint32_t)r1;
 	return cc;

@@ -157,8 +157,9 @@ final class ServiceProcessor: @unchecked Sendable {
             }
         }
         guestSendMask = mask(1)
-        setMask(2, SCLPEventType.mask(SCLPEventType.vt220))                                   // we send
-        setMask(3, SCLPEventType.mask(SCLPEventType.vt220) | SCLPEventType.mask(SCLPEventType.message))   // we receive
+        // Linux init_sccb / QEMU WEM_*: index 2 is what the SCLP receives, index 3 what it sends.
+        setMask(2, SCLPEventType.mask(SCLPEventType.vt220) | SCLPEventType.mask(SCLPEventType.message))
+        setMask(3, SCLPEventType.mask(SCLPEventType.vt220))
         setResponse(&sccb, SCLPResponse.normalCompletion)
     }
 

@@ -293,8 +293,9 @@ struct SCLPServiceCallTests {
         let (outcome, sccb) = try fixture.call(SCCB.writeEventMask, SCCB.eventMask(maskLength: 4, cpSend: 0x4000_0040))
         #expect(outcome == .conditionCode(0))
         #expect(response(sccb) == 0x0020)
-        #expect(u32(sccb, 20) == 0x0000_0040, "SCLP send mask: VT220 (type 0x1A)")
-        #expect(u32(sccb, 24) == 0x4000_0040, "SCLP receive mask: message (0x02) and VT220 (0x1A)")
+        // Linux init_sccb order: the SCLP receive mask comes before the SCLP send mask.
+        #expect(u32(sccb, 20) == 0x4000_0040, "SCLP receive mask: message (0x02) and VT220 (0x1A)")
+        #expect(u32(sccb, 24) == 0x0000_0040, "SCLP send mask: VT220 (type 0x1A)")
         #expect(u32(sccb, 16) == 0x4000_0040, "the guest's cp-send mask is left as written")
         #expect(fixture.takeServiceSignal())
     }
@@ -327,8 +328,8 @@ struct SCLPServiceCallTests {
         #expect(outcome == .conditionCode(0))
         #expect(response(sccb) == 0x0020)
         // The SCLP masks come back truncated or zero-extended to the guest's length.
-        let send = Array(sccb[(12 + 2 * maskLength)..<(12 + 3 * maskLength)])
-        let receive = Array(sccb[(12 + 3 * maskLength)..<(12 + 4 * maskLength)])
+        let receive = Array(sccb[(12 + 2 * maskLength)..<(12 + 3 * maskLength)])
+        let send = Array(sccb[(12 + 3 * maskLength)..<(12 + 4 * maskLength)])
         let fullSend: [UInt8] = [0, 0, 0, 0x40] + [UInt8](repeating: 0, count: 4)
         let fullReceive: [UInt8] = [0x40, 0, 0, 0x40] + [UInt8](repeating: 0, count: 4)
         #expect(send == Array(fullSend.prefix(maskLength)))
