@@ -23,17 +23,6 @@
 
 
 
-struct read_info {
-	struct sccb_header h;
-	uint16_t rnmax;			/* +8 */
-	uint8_t rnsize;			/* +10 */
-	uint8_t pad_11[5];
-	uint16_t cpu_entries;		/* +16 */
-	uint16_t cpu_offset;		/* +18 */
-	uint8_t pad_20[100 - 20];
-	uint32_t rnsize2;		/* +100 */
-	uint64_t rnmax2;		/* +104 */
-} __attribute__((packed));
 
 /* Three pages: SCCBs at the start of the first, or straddling the first boundary. */
 static uint8_t area[3 * 4096] __attribute__((aligned(4096)));

@@ -47,17 +47,6 @@ struct line_mode_message {
 _Static_assert(sizeof(struct line_mode_message) == 8 + 6 + 12 + 56 + 10, "line-mode layout");
 
 /* READ SCP INFO response fields that we use. */
-struct read_info {
-	struct sccb_header h;
-	uint16_t rnmax;			/* +8: storage increments */
-	uint8_t rnsize;			/* +10: increment size in MB, 0 = see rnsize2 */
-	uint8_t pad_11[5];
-	uint16_t cpu_entries;		/* +16 */
-	uint16_t cpu_offset;		/* +18 */
-	uint8_t pad_20[100 - 20];
-	uint32_t rnsize2;		/* +100 */
-	uint64_t rnmax2;		/* +104 */
-} __attribute__((packed));
 
 struct cpu_entry {
 	uint8_t address;

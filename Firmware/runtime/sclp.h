@@ -41,4 +41,16 @@ struct write_event_mask {
 	uint32_t sclp_send_mask;	/* events the SCLP can send us */
 } __attribute__((packed));
 
+struct read_info {
+	struct sccb_header h;
+	uint16_t rnmax;			/* +8: storage increments */
+	uint8_t rnsize;			/* +10: increment size in MB, 0 = see rnsize2 */
+	uint8_t pad_11[5];
+	uint16_t cpu_entries;		/* +16 */
+	uint16_t cpu_offset;		/* +18 */
+	uint8_t pad_20[100 - 20];
+	uint32_t rnsize2;		/* +100 */
+	uint64_t rnmax2;		/* +104 */
+} __attribute__((packed));
+
 #endif

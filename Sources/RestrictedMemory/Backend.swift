@@ -163,18 +163,15 @@ final class HostFile: @unchecked Sendable {
     // MARK: Creation
 
     static func createMemfd(name: String, length: UInt64) throws(MemoryErrno) -> Int32 {
-        let fd = s390pv_memfd_create(name, S390PV_MFD_CLOEXEC)
-        guard fd >= 0 else { throw .host }
-        guard ftruncate(fd, off_t(length)) == 0 else {
-            let error = MemoryErrno.host
-            close(fd)
-            throw error
-        }
-        return fd
+        try sized(s390pv_memfd_create(name, S390PV_MFD_CLOEXEC), length)
     }
 
     static func createSecret(length: UInt64) throws(MemoryErrno) -> Int32 {
-        let fd = s390pv_memfd_secret(UInt32(O_CLOEXEC))
+        try sized(s390pv_memfd_secret(UInt32(O_CLOEXEC)), length)
+    }
+
+    /// A newly created descriptor (or -1 with errno) given its length; closed again on failure.
+    private static func sized(_ fd: Int32, _ length: UInt64) throws(MemoryErrno) -> Int32 {
         guard fd >= 0 else { throw .host }
         guard ftruncate(fd, off_t(length)) == 0 else {
             let error = MemoryErrno.host
