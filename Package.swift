@@ -23,6 +23,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.0.0"),
     ],
     targets: [
         // C shims: the syscalls Swift does not expose, libelf, capstone.
@@ -68,9 +70,15 @@ let package = Package(
                           dependencies: ["VMM", "Disassembler", "KernelABI", "CKVM", "CSyscalls", "KernelModel", "RestrictedMemory",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // Secure Execution header model and crypto (spec se-image-format §1, §2): key slots, build, open.
+        .target(name: "SecureExecution",
+                dependencies: [.product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "X509", package: "swift-certificates")]),
+
         .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KernelModel"]),
         .testTarget(name: "KernelModelTests", dependencies: ["KernelModel", "S390CPU", "RestrictedMemory"]),
         .testTarget(name: "RestrictedMemoryTests", dependencies: ["RestrictedMemory"]),
+        .testTarget(name: "SecureExecutionTests", dependencies: ["SecureExecution"]),
     ]
 )
