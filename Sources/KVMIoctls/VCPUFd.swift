@@ -85,15 +85,11 @@ public final class VCPUFd: @unchecked Sendable {
     }
 
     /// General register `index` (s390 keeps them in kvm_run's sync registers).
-    public func gpr(_ index: Int) -> UInt64 {
-        withUnsafeBytes(of: runPage.pointee.s.regs.gprs) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
-    }
+    public func gpr(_ index: Int) -> UInt64 { s390pv_sync_gprs(runPage)[index] }
 
-    public func setGPR(_ index: Int, _ value: UInt64) {
-        withUnsafeMutableBytes(of: &runPage.pointee.s.regs.gprs) { $0.storeBytes(of: value, toByteOffset: index * 8, as: UInt64.self) }
-    }
+    public func setGPR(_ index: Int, _ value: UInt64) { s390pv_sync_gprs(runPage)[index] = value }
 
-    public var prefix: UInt64 { runPage.pointee.s.regs.prefix }
+    public var prefix: UInt64 { s390pv_sync_regs(runPage).pointee.prefix }
 
     // MARK: vCPU ioctls
 

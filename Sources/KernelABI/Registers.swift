@@ -17,44 +17,48 @@ func setElements<Tuple, Element>(_ tuple: inout Tuple, _ values: [Element]) {
 
 extension VCPUFile {
     /// Copies the registers userspace marked dirty in kvm_run into the vCPU, and the PSW, which
-    /// s390 KVM always takes from kvm_run on entry (QEMU sets the CC there).
+    /// s390 KVM always takes from kvm_run on entry (QEMU sets the CC there). Registers move as
+    /// raw copies through s390pv_kvm_access.h: no field store goes through an imported C union.
     func loadSyncRegisters() {
-        var run = self.run.pointee
-        let dirty = run.kvm_dirty_regs
-        vcpu.psw = .init(mask: run.psw_mask, address: run.psw_addr)
-        if dirty & UInt64(KVM_SYNC_PREFIX) != 0 { vcpu.setPrefix(run.s.regs.prefix) }
+        let dirty = run.pointee.kvm_dirty_regs
+        let regs = s390pv_sync_regs(run)!, files = vcpu.registerFiles
+        vcpu.psw = .init(mask: run.pointee.psw_mask, address: run.pointee.psw_addr)
+        if dirty & UInt64(KVM_SYNC_PREFIX) != 0 { vcpu.setPrefix(regs.pointee.prefix) }
         // s390 KVM's general registers live in the run page: always in.
-        vcpu.gprs = elements(of: run.s.regs.gprs, as: UInt64.self, count: 16)
-        if dirty & UInt64(KVM_SYNC_ACRS) != 0 { vcpu.accessRegisters = elements(of: run.s.regs.acrs, as: UInt32.self, count: 16) }
-        if dirty & UInt64(KVM_SYNC_CRS) != 0 { vcpu.controlRegisters = elements(of: run.s.regs.crs, as: UInt64.self, count: 16) }
+        files.general.update(from: s390pv_sync_gprs(run), count: 16)
+        if dirty & UInt64(KVM_SYNC_ACRS) != 0 { files.access.update(from: s390pv_sync_acrs(run), count: 16) }
+        if dirty & UInt64(KVM_SYNC_CRS) != 0 {
+            files.control.update(from: s390pv_sync_crs(run), count: 16)
+            vcpu.controlRegistersChanged()
+        }
         if dirty & UInt64(KVM_SYNC_ARCH0) != 0 {
-            vcpu.todProgrammableRegister = UInt32(truncatingIfNeeded: run.s.regs.todpr)
-            vcpu.cpuTimer = run.s.regs.cputm
-            vcpu.clockComparator = run.s.regs.ckc
-            vcpu.breakingEventAddress = run.s.regs.gbea
+            vcpu.todProgrammableRegister = UInt32(truncatingIfNeeded: regs.pointee.todpr)
+            vcpu.cpuTimer = regs.pointee.cputm
+            vcpu.clockComparator = regs.pointee.ckc
+            vcpu.breakingEventAddress = regs.pointee.gbea
         }
         if dirty & UInt64(KVM_SYNC_FPRS) != 0 {
-            vcpu.floatingPointRegisters = elements(of: run.s.regs.fprs, as: UInt64.self, count: 16)
-            vcpu.floatingPointControl = run.s.regs.fpc
+            files.floatingPoint.update(from: s390pv_sync_fprs(run), count: 16)
+            vcpu.floatingPointControl = regs.pointee.fpc
         }
-        run.kvm_dirty_regs = 0
-        self.run.pointee.kvm_dirty_regs = 0
+        run.pointee.kvm_dirty_regs = 0
     }
 
     /// Copies the vCPU's state into kvm_run after an exit (s390 KVM's store_regs).
     func storeSyncRegisters() {
+        let regs = s390pv_sync_regs(run)!, files = vcpu.registerFiles
         let psw = vcpu.psw
         run.pointee.psw_mask = psw.mask
         run.pointee.psw_addr = psw.address
-        run.pointee.s.regs.prefix = vcpu.prefix
-        setElements(&run.pointee.s.regs.gprs, vcpu.gprs)
-        setElements(&run.pointee.s.regs.acrs, vcpu.accessRegisters)
-        setElements(&run.pointee.s.regs.crs, vcpu.controlRegisters)
-        run.pointee.s.regs.todpr = UInt64(vcpu.todProgrammableRegister)
-        run.pointee.s.regs.cputm = vcpu.cpuTimer
-        run.pointee.s.regs.ckc = vcpu.clockComparator
-        run.pointee.s.regs.gbea = vcpu.breakingEventAddress
-        setElements(&run.pointee.s.regs.fprs, vcpu.floatingPointRegisters)
-        run.pointee.s.regs.fpc = vcpu.floatingPointControl
+        regs.pointee.prefix = vcpu.prefix
+        s390pv_sync_gprs(run).update(from: files.general, count: 16)
+        s390pv_sync_acrs(run).update(from: files.access, count: 16)
+        s390pv_sync_crs(run).update(from: files.control, count: 16)
+        regs.pointee.todpr = UInt64(vcpu.todProgrammableRegister)
+        regs.pointee.cputm = vcpu.cpuTimer
+        regs.pointee.ckc = vcpu.clockComparator
+        regs.pointee.gbea = vcpu.breakingEventAddress
+        s390pv_sync_fprs(run).update(from: files.floatingPoint, count: 16)
+        regs.pointee.fpc = vcpu.floatingPointControl
     }
 }

@@ -64,7 +64,7 @@ extension KVMDevice {
             return attempt { () throws(Errno) in
                 let registers = try UserMemory.read(kvm_regs.self, from: argument)
                 vcpu.gprs = elements(of: registers.gprs, as: UInt64.self, count: 16)
-                setElements(&file.run.pointee.s.regs.gprs, vcpu.gprs)
+                s390pv_sync_gprs(file.run).update(from: vcpu.registerFiles.general, count: 16)
                 return 0
             }
         case S390PV_KVM_GET_SREGS:

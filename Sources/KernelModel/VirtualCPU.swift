@@ -285,6 +285,17 @@ public final class VirtualCPU: @unchecked Sendable {
 
     // MARK: KVM_GET/SET_SREGS, FPU, sync registers
 
+    /// The vCPU's register files, for the kernel's bulk copies to and from kvm_run (only while
+    /// the vCPU is not running). After writing `controlRegisters`, call `controlRegistersChanged`.
+    public struct RegisterFiles {
+        public let general, floatingPoint, control: UnsafeMutablePointer<UInt64>
+        public let access: UnsafeMutablePointer<UInt32>
+    }
+    public var registerFiles: RegisterFiles {
+        RegisterFiles(general: cpu.gpr, floatingPoint: cpu.fpr, control: cpu.cr, access: cpu.ar)
+    }
+    public func controlRegistersChanged() { cpu.controlRegistersChanged() }
+
     public var accessRegisters: [UInt32] {
         get { (0..<16).map { cpu.ar[$0] } }
         set { for (index, value) in newValue.prefix(16).enumerated() { cpu.ar[index] = value } }

@@ -252,6 +252,11 @@ public final class CPU: @unchecked Sendable {
     /// Sets control register `index` from the host (KVM_SET_SREGS), keeping derived state right.
     public func setControlRegister(_ index: Int, _ value: UInt64) {
         cr[index] = value
+        controlRegistersChanged()
+    }
+
+    /// The host wrote the control registers directly (`cr`): recompute what depends on them.
+    public func controlRegistersChanged() {
         refreshAccessChecks()
         invalidateTranslations()
         interruptions.requestAttention()
