@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "CKVM"),
         .systemLibrary(name: "CLibelf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
         .systemLibrary(name: "CCapstone", pkgConfig: "capstone", providers: [.apt(["libcapstone-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Generates the decoder and dispatch switch from Sources/S390CPU/Instructions.table.
         .executableTarget(name: "InstructionTableGenerator"),
@@ -72,7 +73,7 @@ let package = Package(
 
         // Secure Execution header model and crypto (spec se-image-format §1, §2): key slots, build, open.
         .target(name: "SecureExecution",
-                dependencies: [.product(name: "Crypto", package: "swift-crypto"),
+                dependencies: ["COpenSSL", .product(name: "Crypto", package: "swift-crypto"),
                                .product(name: "X509", package: "swift-certificates")]),
 
         .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),

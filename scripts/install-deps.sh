@@ -6,7 +6,7 @@
 # are skipped (qemu-system-misc would pull in a GUI); nothing here needs them.
 set -eu
 
-PACKAGES="gcc-s390x-linux-gnu binutils-s390x-linux-gnu libelf-dev libcapstone-dev
+PACKAGES="gcc-s390x-linux-gnu binutils-s390x-linux-gnu libelf-dev libcapstone-dev libssl-dev
 	qemu-system-misc qemu-user valgrind pkg-config make"
 
 missing=""
