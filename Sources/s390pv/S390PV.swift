@@ -46,6 +46,10 @@ func fail(_ message: String, status: Int32 = ExitStatus.unusableInput) -> Never 
 /// number means MiB, as QEMU's -m.
 struct MemorySize: ExpressibleByArgument {
     let bytes: UInt64
+    /// How --help shows a default: 128M, 1G.
+    var defaultValueDescription: String {
+        bytes % (1 << 30) == 0 ? "\(bytes >> 30)G" : "\(bytes >> 20)M"
+    }
     init?(argument: String) {
         let text = argument.uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
         let shifts: [Character: UInt64] = ["K": 10, "M": 20, "G": 30, "T": 40]
