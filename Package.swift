@@ -52,7 +52,8 @@ let package = Package(
         .target(name: "RestrictedMemory", dependencies: ["CSyscalls"]),
         // KVM-shaped kernel model: VM and vCPU objects, KVM_RUN, interrupts, SIGP, memory ops.
         .target(name: "KernelModel",
-                dependencies: ["S390CPU", "RestrictedMemory"],
+                dependencies: ["S390CPU", "RestrictedMemory", "Ultravisor", "SecureExecution",
+                               .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: hotPathSettings),
         // The ioctl surface: fds, Linux ioctl numbers and uapi layouts over the kernel model, and
         // its C ABI.
@@ -69,6 +70,7 @@ let package = Package(
         .target(name: "VMM", dependencies: ["KVMIoctls", "CLibelf", "Disassembler", "EBCDIC"]),
         .executableTarget(name: "s390pv",
                           dependencies: ["VMM", "Disassembler", "KernelABI", "CKVM", "CSyscalls", "KernelModel", "RestrictedMemory",
+                                         "SecureExecution", "KVMIoctls",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Secure Execution header model and crypto (spec se-image-format §1, §2): key slots, build, open.
@@ -76,10 +78,15 @@ let package = Package(
                 dependencies: ["COpenSSL", .product(name: "Crypto", package: "swift-crypto"),
                                .product(name: "X509", package: "swift-certificates")]),
 
+        // The Ultravisor model (spec kvm-pv-ioctl §5, se-image-format §8, §9): secure configurations
+        // and CPUs, page states, host and guest UV calls. The kernel model is its only host caller.
+        .target(name: "Ultravisor", dependencies: ["SecureExecution"]),
+
         .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KernelModel"]),
         .testTarget(name: "KernelModelTests", dependencies: ["KernelModel", "S390CPU", "RestrictedMemory"]),
         .testTarget(name: "RestrictedMemoryTests", dependencies: ["RestrictedMemory"]),
         .testTarget(name: "SecureExecutionTests", dependencies: ["SecureExecution"]),
+        .testTarget(name: "UltravisorTests", dependencies: ["Ultravisor", "SecureExecution"]),
     ]
 )

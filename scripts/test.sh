@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-make guests
+make guests loaders
 swift build --build-tests
+# Secure Execution images of test guests need the s390pv binary (mkimage, hostkey).
+make pv-guests
 swift test --skip-build
 Tests/cli/run.sh
+Tests/cli/mkimage.sh
 Tests/c/run.sh
 Tests/cli/bench-kvm.sh

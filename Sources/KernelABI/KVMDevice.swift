@@ -17,10 +17,12 @@ public enum KVMDevice {
         case KVM_CAP_SYNC_REGS, KVM_CAP_MP_STATE, KVM_CAP_S390_INJECT_IRQ, KVM_CAP_IMMEDIATE_EXIT,
              KVM_CAP_S390_VCPU_RESETS, KVM_CAP_USER_MEMORY2, KVM_CAP_GUEST_MEMFD, KVM_CAP_S390_USER_STSI:
             return 1
-        // No PV host yet (the Ultravisor model comes with the PV work); no host mapping of guest
-        // RAM (spec memory-clock-pidfd.md D1): no guest_memfd flags.
-        case KVM_CAP_S390_PROTECTED, KVM_CAP_S390_PROTECTED_DUMP, KVM_CAP_S390_PROTECTED_ASYNC_DISABLE,
-             KVM_CAP_GUEST_MEMFD_FLAGS:
+        case KVM_CAP_S390_PROTECTED:
+            return HostFirmware.isProtectedVirtualizationHost ? 1 : 0
+        // The UV installs no dump calls (PROTECTED_DUMP needs bits 24-27) and async_destroy is
+        // off until asynchronous teardown exists; no host mapping of guest RAM (spec
+        // memory-clock-pidfd.md D1): no guest_memfd flags.
+        case KVM_CAP_S390_PROTECTED_DUMP, KVM_CAP_S390_PROTECTED_ASYNC_DISABLE, KVM_CAP_GUEST_MEMFD_FLAGS:
             return 0
         default: return 0
         }

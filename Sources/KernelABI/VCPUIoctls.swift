@@ -102,11 +102,9 @@ extension KVMDevice {
                 let state = try UserMemory.read(kvm_mp_state.self, from: argument)
                 // Userspace now owns run states (kvm_s390_set_user_cpu_state_ctrl).
                 file.vmFile.vm.enableUserCPUStateControl()
-                switch state.mp_state {
-                case MPState.stopped.rawValue: vcpu.setMPState(.stopped)
-                case MPState.operating.rawValue: vcpu.setMPState(.operating)
-                default: throw Errno(6)   // ENXIO: LOAD needs a protected vCPU; CHECK_STOP is not supported
-                }
+                // ENXIO for values beyond the known states, as for CHECK_STOP.
+                guard let target = MPState(rawValue: state.mp_state) else { throw Errno(6) }
+                try vcpu.setMPState(target)
                 return 0
             }
         case S390PV_KVM_S390_SET_INITIAL_PSW:
@@ -118,16 +116,19 @@ extension KVMDevice {
                 return 0
             }
         case S390PV_KVM_S390_INITIAL_RESET:
-            vcpu.initialReset()
-            file.storeSyncRegisters()
-            return .success(0)
+            return attempt { () throws(Errno) in
+                defer { file.storeSyncRegisters() }
+                try vcpu.initialReset()
+                return 0
+            }
         case S390PV_KVM_S390_NORMAL_RESET:
-            vcpu.normalReset()
-            return .success(0)
+            return attempt { () throws(Errno) in try vcpu.normalReset(); return 0 }
         case S390PV_KVM_S390_CLEAR_RESET:
-            vcpu.clearReset()
-            file.storeSyncRegisters()
-            return .success(0)
+            return attempt { () throws(Errno) in
+                defer { file.storeSyncRegisters() }
+                try vcpu.clearReset()
+                return 0
+            }
         case S390PV_KVM_S390_STORE_STATUS:
             // The argument is the address, or KVM_S390_STORE_STATUS_NOADDR / _PREFIXED.
             return attempt { () throws(Errno) in
@@ -144,7 +145,7 @@ extension KVMDevice {
                 return 0
             }
         case S390PV_KVM_S390_PV_CPU_COMMAND:
-            return .failure(.EINVAL)   // not a PV host (spec kvm-pv-ioctl.md 1.5)
+            return protectedCPUCommand(file, argument)
         case S390PV_KVM_ENABLE_CAP:
             return attempt { () throws(Errno) in
                 _ = try UserMemory.read(kvm_enable_cap.self, from: argument)
@@ -167,7 +168,7 @@ extension KVMDevice {
                            | KVM_SYNC_ETOKEN | KVM_SYNC_DIAG318)
         guard run.pointee.kvm_valid_regs & ~valid == 0, run.pointee.kvm_dirty_regs & ~valid == 0 else { return .failure(.EINVAL) }
         if !vm.userCPUStateControl {
-            if vcpu.mpState == .stopped { vcpu.setMPState(.operating) }
+            if vcpu.mpState == .stopped { try? vcpu.setMPState(.operating) }
         } else if vcpu.mpState == .stopped {
             return .failure(.EINVAL)   // "can't run stopped vcpu"
         }
@@ -227,9 +228,12 @@ extension KVMDevice {
         }
     }
 
-    /// KVM_S390_MEM_OP on a vCPU: logical reads and writes (kvm_s390_vcpu_mem_op). SIDA
-    /// operations need a protected vCPU: EINVAL here.
+    /// KVM_S390_MEM_OP on a vCPU: logical reads and writes (kvm_s390_vcpu_mem_op), and the SIDA
+    /// of a protected vCPU (kvm_s390_vcpu_sida_op).
     static func logicalMemoryOperation(_ vcpu: VirtualCPU, _ operation: kvm_s390_mem_op) throws(Errno) -> Int {
+        if operation.op == KVM_S390_MEMOP_SIDA_READ || operation.op == KVM_S390_MEMOP_SIDA_WRITE {
+            return try sidaOperation(vcpu, operation)
+        }
         guard operation.op == KVM_S390_MEMOP_LOGICAL_READ || operation.op == KVM_S390_MEMOP_LOGICAL_WRITE else { throw .EINVAL }
         try validateMemoryOperation(operation, supportedFlags: UInt64(KVM_S390_MEMOP_F_INJECT_EXCEPTION
                                                                          | KVM_S390_MEMOP_F_CHECK_ONLY | KVM_S390_MEMOP_F_SKEY_PROTECTION))
@@ -255,5 +259,35 @@ extension KVMDevice {
             throw .EFAULT
         }
         return 0
+    }
+}
+
+extension KVMDevice {
+    /// kvm_s390_vcpu_sida_op: flags must be 0 and size non-zero (EINVAL), at most MEM_OP_MAX_SIZE
+    /// (E2BIG); the vCPU must be protected (EINVAL) and the range inside the SIDA (E2BIG).
+    static func sidaOperation(_ vcpu: VirtualCPU, _ operation: kvm_s390_mem_op) throws(Errno) -> Int {
+        guard operation.flags == 0, operation.size != 0 else { throw .EINVAL }
+        guard operation.size <= 65536 else { throw .E2BIG }
+        let offset = operation.sida_offset
+        if operation.op == KVM_S390_MEMOP_SIDA_READ {
+            try UserMemory.writeBytes(try vcpu.readSIDA(offset: offset, count: Int(operation.size)), to: UInt(operation.buf))
+        } else {
+            let bytes = try UserMemory.readBytes(from: UInt(operation.buf), count: Int(operation.size))
+            try vcpu.writeSIDA(offset: offset, bytes)
+        }
+        return 0
+    }
+
+    /// KVM_S390_PV_CPU_COMMAND (spec kvm-pv-ioctl.md §1.5, §2.10): only KVM_PV_DUMP exists, and
+    /// it needs a dump in progress, which this host (no dump UVCs) never has. The {rc, rrc}
+    /// write-back to offset 0 follows a handler that ran; here every path fails before it.
+    static func protectedCPUCommand(_ file: VCPUFile, _ argument: UInt) -> Result<Int, Errno> {
+        guard HostFirmware.isProtectedVirtualizationHost else { return .failure(.EINVAL) }
+        return attempt { () throws(Errno) in
+            let command = try UserMemory.read(kvm_pv_cmd.self, from: argument)
+            guard command.flags == 0 else { throw .EINVAL }
+            // cmd != KVM_PV_DUMP → EINVAL (not ENOTTY); then "VM not dumping" → EINVAL.
+            throw .EINVAL
+        }
     }
 }

@@ -69,10 +69,7 @@ extension KVMDevice {
                 return 0
             }
         case S390PV_KVM_S390_PV_COMMAND:
-            // Side effect first, for every PV command (spec kvm-pv-ioctl.md 1.5); then: this host
-            // has no Ultravisor yet, so it is not PV-capable.
-            vm.enableUserCPUStateControl()
-            return .failure(.EINVAL)
+            return protectedVirtualizationCommand(vm, argument)
         case S390PV_KVM_SET_MEMORY_ATTRIBUTES:
             return .failure(.ENOTTY)   // KVM_CAP_MEMORY_ATTRIBUTES is 0 (spec D1)
         case S390PV_KVM_CHECK_EXTENSION:
@@ -88,6 +85,24 @@ extension KVMDevice {
         default:
             return .failure(.ENOTTY)
         }
+    }
+
+    /// KVM_S390_PV_COMMAND (spec kvm-pv-ioctl.md §1.5), in Linux's order: user CPU-state control
+    /// first (even when everything then fails), PV host, copy-in, flags, the command; then the
+    /// whole struct is copied back whatever the command returned, rc/rrc updated if it wrote them.
+    static func protectedVirtualizationCommand(_ vm: VirtualMachine, _ argument: UInt) -> Result<Int, Errno> {
+        vm.enableUserCPUStateControl()
+        guard HostFirmware.isProtectedVirtualizationHost else { return .failure(.EINVAL) }
+        var command: kvm_pv_cmd
+        do { command = try UserMemory.read(kvm_pv_cmd.self, from: argument) } catch { return .failure(error) }
+        guard command.flags == 0 else { return .failure(.EINVAL) }
+        let result = vm.protectedVirtualizationCommand(command.cmd, data: command.data, user: CallerMemory())
+        if let response = result.response {
+            command.rc = response.rc
+            command.rrc = response.rrc
+        }
+        do { try UserMemory.write(command, to: argument) } catch { return .failure(error) }
+        return result.error.map { .failure($0) } ?? .success(0)
     }
 
     /// KVM_S390_MEM_OP on a VM (kvm_s390_vm_mem_op, kvm_s390_vm_mem_op_abs), checks in order.
@@ -155,4 +170,10 @@ extension KVMDevice {
             vm.clock.set(clock.tod)
         }
     }
+}
+
+/// The ioctl caller's memory for the kernel model's copy_from_user/copy_to_user.
+struct CallerMemory: UserCopy {
+    func read(_ address: UInt64, count: Int) throws(Errno) -> [UInt8] { try UserMemory.readBytes(from: UInt(address), count: count) }
+    func write(_ bytes: [UInt8], to address: UInt64) throws(Errno) { try UserMemory.writeBytes(bytes, to: UInt(address)) }
 }

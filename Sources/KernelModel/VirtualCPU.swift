@@ -88,6 +88,8 @@ public final class VirtualCPU: @unchecked Sendable {
     private let pendingProgram = Mutex<(code: ProgramInterruptionCode, ilc: Int)?>(nil)
     /// Instructions per CPU.run slice; bounds how long a kick can go unnoticed.
     static let slice = 1 << 20
+    /// The secure CPU of a protected vCPU (vcpu->arch.pv); nil otherwise.
+    var secureCPU: SecureCPU?
 
     init(vm: VirtualMachine, cpu: CPU) {
         self.vm = vm
@@ -101,9 +103,23 @@ public final class VirtualCPU: @unchecked Sendable {
 
     public var mpState: MPState { state.value }
 
-    /// KVM_SET_MP_STATE. Linux accepts LOAD for any VM and treats it as operating here.
-    public func setMPState(_ new: MPState) {
-        state.set(new == .load ? .operating : new)
+    /// KVM_SET_MP_STATE (kvm_arch_vcpu_ioctl_set_mpstate): a protected vCPU's state change goes
+    /// to the Ultravisor too (CPU_SET_STATE; refused → EINVAL). LOAD needs a protected vCPU
+    /// (else ENXIO) and only sets the UV state; CHECK_STOP is ENXIO.
+    public func setMPState(_ new: MPState) throws(Errno) {
+        switch new {
+        case .stopped:
+            if isProtected { try setSecureState(.stopped) }
+        case .operating:
+            if isProtected { try setSecureState(.operating) }
+        case .load:
+            guard isProtected else { throw Errno(6) }
+            try setSecureState(.operatingLoad)
+            return
+        case .checkStop:
+            throw Errno(6)
+        }
+        state.set(new)
         doorbell.ring()
     }
 
@@ -132,7 +148,9 @@ public final class VirtualCPU: @unchecked Sendable {
             case .operating, .load:
                 break
             }
-            if let program = pendingProgram.withLock({ pending in defer { pending = nil }; return pending }) {
+            let program = pendingProgram.withLock { pending in defer { pending = nil }; return pending }
+            completeSecureInstruction(discard: program != nil)
+            if let program {
                 do { try cpu.injectProgramInterruption(program.code, ilc: program.ilc) } catch {
                     state.set(.checkStop)
                     return .internalError("program interruption \(program.code) with the lowcore outside storage")
@@ -150,8 +168,14 @@ public final class VirtualCPU: @unchecked Sendable {
                     if singleStep { return .debug }
                     continue
                 }
-                return .sieIntercept(icptcode: InterceptCode.instruction, ipa: ipa, ipb: ipb)
+                switch secureIntercept(ipa: ipa, ipb: ipb) {
+                case .notProtected: return .sieIntercept(icptcode: InterceptCode.instruction, ipa: ipa, ipb: ipb)
+                case .completedByUltravisor: continue
+                case .exit(let exit): return exit
+                }
             case .systemInformation(let address):
+                // A protected guest's STSI data is in secure storage: nothing for the host to amend.
+                if isProtected { continue }
                 return .systemInformation(address: address)
             case .wait:
                 if cpu.psw.isDisabledWait { return .sieIntercept(icptcode: InterceptCode.waitPSW, ipa: 0, ipb: 0) }
@@ -197,6 +221,10 @@ public final class VirtualCPU: @unchecked Sendable {
     /// DIAG 0x44 and 0x9C (yield) and SIGP are handled here, as KVM does; false sends the
     /// intercept to userspace.
     private func handleInKernel(ipa: UInt16, ipb: UInt32, length: Int) -> Bool {
+        if ipa == 0xB9A4 {
+            handleUltravisorCall(ipb: ipb)
+            return true
+        }
         switch ipa >> 8 {
         case 0x83:
             let code = diagnoseCode(ipa: ipa, ipb: ipb)
@@ -216,22 +244,25 @@ public final class VirtualCPU: @unchecked Sendable {
 
     // MARK: Registers (KVM_GET/SET_REGS, SREGS, kvm_run psw fields)
 
+    /// The general registers the host sees: a protected vCPU shows only its intercept registers.
     public var gprs: [UInt64] {
-        get { (0..<16).map { cpu.gpr[$0] } }
-        set { for (index, value) in newValue.prefix(16).enumerated() { cpu.gpr[index] = value } }
+        get { (0..<16).map { registerFiles.general[$0] } }
+        set { for (index, value) in newValue.prefix(16).enumerated() { registerFiles.general[index] = value } }
     }
     public var controlRegisters: [UInt64] {
         get { (0..<16).map { cpu.cr[$0] } }
         set { for (index, value) in newValue.prefix(16).enumerated() { cpu.setControlRegister(index, value) } }
     }
+    /// The PSW as the host sees it. A protected vCPU's PSW belongs to the Ultravisor: the host
+    /// sees its mask only and cannot change it (the UV sets condition codes itself).
     public var psw: CPU.PSW {
-        get { cpu.psw }
-        set { cpu.loadPSW(newValue) }
+        get { isProtected ? CPU.PSW(mask: cpu.psw.mask, address: 0) : cpu.psw }
+        set { if !isProtected { cpu.loadPSW(newValue) } }
     }
     public var prefix: UInt64 { cpu.prefix }
     public var conditionCode: UInt8 {
         get { cpu.conditionCode }
-        set { cpu.conditionCode = newValue }
+        set { if !isProtected { cpu.conditionCode = newValue } }
     }
 
     /// KVM_S390_SET_INITIAL_PSW: EBUSY while the vCPU is operating, as Linux.
@@ -240,10 +271,20 @@ public final class VirtualCPU: @unchecked Sendable {
         cpu.loadPSW(psw)
     }
 
-    /// KVM_S390_INITIAL_RESET / KVM_S390_NORMAL_RESET / KVM_S390_CLEAR_RESET.
-    public func initialReset() { cpu.initialCPUReset() }
-    public func normalReset() { cpu.cpuReset() }
-    public func clearReset() { cpu.clearReset() }
+    /// KVM_S390_INITIAL_RESET / KVM_S390_NORMAL_RESET / KVM_S390_CLEAR_RESET: the KVM-side reset,
+    /// then the matching CPU_RESET* UVC for a protected vCPU (refused → EINVAL).
+    public func initialReset() throws(Errno) {
+        cpu.initialCPUReset()
+        try resetSecureCPU(.initial)
+    }
+    public func normalReset() throws(Errno) {
+        cpu.cpuReset()
+        try resetSecureCPU(.normal)
+    }
+    public func clearReset() throws(Errno) {
+        cpu.clearReset()
+        try resetSecureCPU(.clear)
+    }
 
     // MARK: KVM_S390_IRQ (local)
 
@@ -292,7 +333,7 @@ public final class VirtualCPU: @unchecked Sendable {
         public let access: UnsafeMutablePointer<UInt32>
     }
     public var registerFiles: RegisterFiles {
-        RegisterFiles(general: cpu.gpr, floatingPoint: cpu.fpr, control: cpu.cr, access: cpu.ar)
+        RegisterFiles(general: secureCPU?.interceptRegisters ?? cpu.gpr, floatingPoint: cpu.fpr, control: cpu.cr, access: cpu.ar)
     }
     public func controlRegistersChanged() { cpu.controlRegistersChanged() }
 
@@ -328,7 +369,9 @@ public final class VirtualCPU: @unchecked Sendable {
 
     // MARK: KVM_S390_MEM_OP (logical)
 
+    /// Logical MEM_OP: EINVAL on a protected vCPU (its storage is the Ultravisor's).
     public func readLogical(_ address: UInt64, count: Int) throws(MemoryOperationError) -> [UInt8] {
+        guard !isProtected else { throw .errno(.EINVAL) }
         do { return try cpu.readLogical(address, count: count) } catch {
             if case .program(let code) = error { throw .programException(code) }
             throw .errno(.EFAULT)
@@ -336,6 +379,7 @@ public final class VirtualCPU: @unchecked Sendable {
     }
 
     public func writeLogical(_ address: UInt64, _ bytes: [UInt8]) throws(MemoryOperationError) {
+        guard !isProtected else { throw .errno(.EINVAL) }
         do { try cpu.writeLogical(address, bytes) } catch {
             if case .program(let code) = error { throw .programException(code) }
             throw .errno(.EFAULT)

@@ -23,7 +23,7 @@ public final class VirtualMachine: @unchecked Sendable {
     let lock = NSLock()
     private var vcpus: [UInt16: VirtualCPU] = [:]
     /// The same vCPUs in creation order, for broadcasts (copy-on-write, read without sorting).
-    private var vcpuList: [VirtualCPU] = []
+    private(set) var vcpuList: [VirtualCPU] = []
     private var memslots: [UInt16: Memslot] = [:]
     /// guest_memfd files created by this VM (KVM_CREATE_GUEST_MEMFD), by identity.
     private var ownMemfds = Set<ObjectIdentifier>()
@@ -31,6 +31,12 @@ public final class VirtualMachine: @unchecked Sendable {
     private(set) var storageSize: UInt64 = 0
     /// Set by a memory-failure notification: every KVM_RUN then ends with an internal error.
     private let memoryFailure = Mutex<String?>(nil)
+    /// PV state (spec kvm-pv-ioctl.md §3.1), guarded by `lock`.
+    var protectedState = ProtectedState()
+    /// mm->context.protected_count: secure configurations that may own pages of this VM.
+    let protectedCount = Atomic<Int>(0)
+    /// The storage object the Ultravisor tracks pages by (set once in init).
+    private(set) var secureStorageView: VMSecureStorage!
 
     struct Memslot {
         let guestAddress: UInt64
@@ -48,10 +54,17 @@ public final class VirtualMachine: @unchecked Sendable {
             throw .ENOMEM
         }
         storageKeys = StorageKeys(storageSize: VirtualMachine.maxGuestMemory)
-        model = CPUModel()
+        // A PV host offers the UV-call (158) and unpack (161) facilities to its guests.
+        model = HostFirmware.isProtectedVirtualizationHost ? CPUModel(facilities: CPUModel.qemuFacilities.union([158, 161])) : CPUModel()
+        secureStorageView = VMSecureStorage(vm: self, base: addressSpace.base)
     }
 
+    /// kvm_arch_destroy_vm: the secure CPUs and every configuration go with the VM.
     deinit {
+        if protectedState.handle != 0, let ultravisor = HostFirmware.ultravisor {
+            for vcpu in vcpuList { _ = vcpu.makeNonSecure(ultravisor) }
+            _ = cleanupAll(ultravisor)
+        }
         for slot in memslots.values { slot.memfd.unregister(slot.registration) }
     }
 
@@ -87,6 +100,8 @@ public final class VirtualMachine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         do {
+            // kvm_arch_prepare_memory_region: no memslot changes while protected.
+            guard protectedState.handle == 0 else { throw .EINVAL }
             if size == 0 {
                 guard let old = memslots[id] else { throw .EINVAL }
                 deleteMemslot(id, old)
@@ -137,6 +152,34 @@ public final class VirtualMachine: @unchecked Sendable {
 
     var storage: GuestStorage { GuestStorage(base: addressSpace.base, size: storageSize) }
 
+    /// End of the highest memslot (the guest_len of a secure configuration).
+    var memslotEnd: UInt64 { memslots.values.map { $0.guestAddress + $0.size }.max() ?? 0 }
+
+    func hasMemslot(containing address: UInt64) -> Bool {
+        memslots.values.contains { $0.guestAddress <= address && address - $0.guestAddress < $0.size }
+    }
+
+    /// Releases the backing of guest `range` (the UV clearing pages): the memslots' files punch it.
+    func release(_ range: Range<UInt64>) {
+        for slot in addressSpace.slots where slot.guestRange.overlaps(range) {
+            let part = slot.guestRange.clamped(to: range)
+            try? slot.memfd.release(part.lowerBound - slot.guestAddress + slot.fileOffset ..< part.upperBound - slot.guestAddress + slot.fileOffset)
+        }
+    }
+
+    /// Guest ranges inside `range` whose backing may hold non-zero bytes.
+    func populatedRanges(in range: Range<UInt64>) -> [Range<UInt64>] {
+        var result: [Range<UInt64>] = []
+        for slot in addressSpace.slots.sorted(by: { $0.guestAddress < $1.guestAddress }) where slot.guestRange.overlaps(range) {
+            let part = slot.guestRange.clamped(to: range)
+            let delta = slot.fileOffset &- slot.guestAddress
+            for fileRange in slot.memfd.populatedRanges(in: part.lowerBound &+ delta ..< part.upperBound &+ delta) {
+                result.append(fileRange.lowerBound &- delta ..< fileRange.upperBound &- delta)
+            }
+        }
+        return result
+    }
+
     /// Reports a memory failure in guest memory: the VM stops with this error at its next
     /// KVM_RUN (there is no machine-check delivery in this model yet).
     func noteMemoryFailure(guestRange: Range<UInt64>) {
@@ -177,6 +220,11 @@ public final class VirtualMachine: @unchecked Sendable {
         cpu.identity = configuration.identity
         cpu.hostAmendsSystemInformation = userSTSI
         let vcpu = VirtualCPU(vm: self, cpu: cpu)
+        // kvm_s390_vcpu_setup: a vCPU created after KVM_PV_ENABLE is made secure at once.
+        if protectedState.handle != 0, let ultravisor = HostFirmware.ultravisor,
+           !vcpu.makeSecure(ultravisor, configuration: protectedState.handle).succeeded {
+            throw .EIO
+        }
         vcpus[id] = vcpu
         vcpuList.append(vcpu)
         return vcpu
@@ -210,10 +258,19 @@ public final class VirtualMachine: @unchecked Sendable {
         UnsafeMutableRawBufferPointer(start: addressSpace.base + Int(address), count: bytes.count).copyBytes(from: bytes)
     }
 
+    /// Decision (spec kvm-pv-ioctl.md §2.10 refuses every absolute MEM_OP on a protected VM):
+    /// pages the guest shared stay reachable, because the VMM has no other way to reach guest
+    /// RAM than this ioctl (QEMU reads shared pages through its own mapping). A range that
+    /// touches any secure page, of a live or a destroyed configuration, is EINVAL as in Linux
+    /// and copies nothing.
     private func checkAbsolute(_ address: UInt64, _ count: Int) throws(MemoryOperationError) {
         guard count >= 0, count <= 65536 else { throw .errno(.E2BIG) }
         let size = storageSize
         guard address < size, UInt64(count) <= size - address else { throw .programException(.addressing) }
+        if protectedCount.load(ordering: .relaxed) > 0, let ultravisor = HostFirmware.ultravisor,
+           !ultravisor.isHostAccessible(storage: secureStorage, address..<address + UInt64(count)) {
+            throw .errno(.EINVAL)
+        }
     }
 
     // MARK: KVM_S390_INTERRUPT (floating)

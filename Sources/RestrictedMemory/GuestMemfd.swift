@@ -564,6 +564,41 @@ public final class GuestMemfd: @unchecked Sendable {
         if let error = firstError.withLock({ $0 }) { throw error }
     }
 
+    /// Kernel-internal release of `range` (the Ultravisor clearing secure pages): the same as a
+    /// userspace PUNCH_HOLE, without the fallocate argument checks.
+    public func release(_ range: Range<UInt64>) throws(MemoryErrno) { try punchHole(range) }
+
+    /// The parts of `range` that may hold non-zero bytes: the allocated extents of the backing
+    /// files (SEEK_DATA/SEEK_HOLE). A backend without extent queries reports the whole range.
+    public func populatedRanges(in range: Range<UInt64>) -> [Range<UInt64>] {
+        let files = state.withLock { $0.files }
+        var result: [Range<UInt64>] = []
+        for file in files where file.range.overlaps(range) {
+            let part = file.range.clamped(to: range)
+            guard file.kind != .memfdSecret else { result.append(part); continue }
+            file.lock.withLock { _ in
+                // Linux's SEEK_DATA and SEEK_HOLE (GNU extensions Glibc's module map leaves out).
+                let seekData: Int32 = 3, seekHole: Int32 = 4
+                var offset = Int(part.lowerBound - file.fileOffset)
+                let end = Int(part.upperBound - file.fileOffset)
+                while offset < end {
+                    let data = Glibc.lseek(file.fd, offset, seekData)
+                    if data < 0 {
+                        if errno != ENXIO { result.append(UInt64(offset) + file.fileOffset..<part.upperBound) }
+                        break
+                    }
+                    guard data < end else { break }
+                    var hole = Glibc.lseek(file.fd, data, seekHole)
+                    if hole < 0 || hole > end { hole = end }
+                    let start = UInt64(data) & ~(Self.pageSize - 1), stop = (UInt64(hole) + Self.pageSize - 1) & ~(Self.pageSize - 1)
+                    result.append(start + file.fileOffset..<min(stop, UInt64(end)) + file.fileOffset)
+                    offset = hole
+                }
+            }
+        }
+        return result
+    }
+
     /// PUNCH_HOLE of [range] clipped to the file: invalidateStart, zap host mappings (D4), release
     /// file by file, clear failure marks, invalidateEnd (also when a release fails).
     private func punchHole(_ requested: Range<UInt64>) throws(MemoryErrno) {

@@ -9,7 +9,7 @@ public enum InstructionFormat: Sendable {
 /// The facility an instruction belongs to (the table's facility column) and the STFLE bit that
 /// announces it.
 public enum Facility: Sendable {
-    case z, ld, ei, gie, dos, loc, pc, ia1, mie, sfle, scf, ee, fprgr, mvcos
+    case z, ld, ei, gie, dos, loc, pc, ia1, mie, sfle, scf, ee, fprgr, mvcos, uv
 
     public var stfleBit: Int {
         switch self {
@@ -24,6 +24,7 @@ public enum Facility: Sendable {
         case .fprgr: 41
         case .dos, .loc, .pc, .ia1: 45
         case .mie: 49
+        case .uv: 158
         }
     }
 }

@@ -110,7 +110,27 @@ public final class PendingInterruptions: Sendable {
 public final class FloatingInterruptions: Sendable {
     /// The service-signal parameter (SCCB address | event-pending bit), 0 when none is pending.
     private let serviceSignal = Atomic<UInt32>(0)
+    /// KVM's IRQ_PEND_EXT_SERVICE bit in masked_irqs: a pending service signal is held back
+    /// (protected VMs: until the SERVC that it answers has completed, spec kvm-pv-ioctl.md §2.1).
+    private let serviceMasked = Atomic<Bool>(false)
     public init() {}
+
+    public var isServiceSignalMasked: Bool {
+        get { serviceMasked.load(ordering: .relaxed) }
+        set { serviceMasked.store(newValue, ordering: .releasing) }
+    }
+
+    /// Replaces the SCCB address of a pending service signal, keeping its event-pending bits
+    /// (the Ultravisor substitutes the real SCCB for the host's dummy one, se-image-format §9.4).
+    public func replaceServiceSignalAddress(_ address: UInt32) {
+        var current = serviceSignal.load(ordering: .relaxed)
+        while current != 0 {
+            let (done, original) = serviceSignal.compareExchange(expected: current, desired: (address & ~7) | (current & 7),
+                                                                 ordering: .acquiringAndReleasing)
+            if done { return }
+            current = original
+        }
+    }
 
     /// Makes a service signal pending; a second one before the first is taken merges into it,
     /// as on QEMU (the parameter of the later one wins, the event-pending bits accumulate).
@@ -124,8 +144,11 @@ public final class FloatingInterruptions: Sendable {
         }
     }
 
-    @inline(__always) public var servicePending: Bool { serviceSignal.load(ordering: .relaxed) != 0 }
+    @inline(__always) public var servicePending: Bool {
+        serviceSignal.load(ordering: .relaxed) != 0 && !serviceMasked.load(ordering: .relaxed)
+    }
     func takeServiceSignal() -> UInt32? {
+        guard !serviceMasked.load(ordering: .relaxed) else { return nil }
         let value = serviceSignal.exchange(0, ordering: .acquiringAndReleasing)
         return value == 0 ? nil : value
     }

@@ -21,7 +21,7 @@ extension CPU {
 
     /// Prefixing: real pages 0-1 and the two pages at the prefix trade places.
     @inline(__always)
-    func realToAbsolute(_ real: UInt64) -> UInt64 {
+    public func realToAbsolute(_ real: UInt64) -> UInt64 {
         let block = real & ~0x1FFF
         return block == 0 || block == prefix ? real ^ prefix : real
     }

@@ -101,3 +101,44 @@ public struct AESXTS: Sendable {
         return output
     }
 }
+
+/// AES-256-XTS over caller-owned memory with one long-lived OpenSSL context: the UV's UNPACK
+/// path (spec se-image-format §4, §8 item 2) decrypts each 4096-byte page in place, re-keying
+/// only the tweak, with no allocation per page.
+///
+/// Not thread-safe: one instance per user (the UV keeps one per secure configuration, under its lock).
+public final class AESXTSContext: @unchecked Sendable {
+    private let context: OpaquePointer
+    /// Whether `crypt` encrypts (true) or decrypts (false).
+    public let encrypting: Bool
+
+    /// Sets up the key schedule once; the key follows the rules of `AESXTS.init(key:)` (spec §4).
+    public init(key: [UInt8], encrypting: Bool) throws(SEComponentError) {
+        _ = try AESXTS(key: key)
+        guard let context = EVP_CIPHER_CTX_new() else { throw .cryptoFailure("EVP_CIPHER_CTX_new") }
+        guard EVP_CipherInit_ex(context, EVP_aes_256_xts(), nil, key, nil, encrypting ? 1 : 0) == 1 else {
+            EVP_CIPHER_CTX_free(context)
+            throw .cryptoFailure("EVP_CipherInit_ex(key)")
+        }
+        self.context = context
+        self.encrypting = encrypting
+    }
+
+    deinit { EVP_CIPHER_CTX_free(context) }
+
+    /// Encrypts or decrypts `count` bytes (a non-zero multiple of 16) at `buffer` in place as one
+    /// data unit with the 16-byte tweak `tweak.0 ‖ tweak.1`, both big-endian (spec §4).
+    public func crypt(_ buffer: UnsafeMutableRawPointer, count: Int, tweak: (UInt64, UInt64)) throws(SEComponentError) {
+        guard count > 0, count % AESXTS.blockSize == 0, count <= Int(Int32.max) else { throw .invalidDataLength(count) }
+        var tweakBytes = (tweak.0.bigEndian, tweak.1.bigEndian)
+        let tweakOK = withUnsafeBytes(of: &tweakBytes) { raw in
+            EVP_CipherInit_ex(context, nil, nil, nil, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), -1)
+        }
+        guard tweakOK == 1 else { throw .cryptoFailure("EVP_CipherInit_ex(tweak)") }
+        var written: Int32 = 0
+        let bytes = buffer.assumingMemoryBound(to: UInt8.self)
+        guard EVP_CipherUpdate(context, bytes, &written, bytes, Int32(count)) == 1, Int(written) == count else {
+            throw .cryptoFailure("EVP_CipherUpdate")
+        }
+    }
+}

@@ -23,6 +23,15 @@ public struct ComponentDigestAccumulator {
         pageCount += 1
     }
 
+    /// Adds one page without copying it: PLD gets the 4096 bytes at `page`, ALD `address` as u64 BE,
+    /// TLD `tweak.0 ‖ tweak.1` as 16 bytes BE (spec §4). The UV's UNPACK path (spec §8 item 2).
+    public mutating func add(page: UnsafeRawBufferPointer, address: UInt64, tweak: (UInt64, UInt64)) {
+        pages.update(bufferPointer: page)
+        withUnsafeBytes(of: address.bigEndian) { addresses.update(bufferPointer: $0) }
+        withUnsafeBytes(of: (tweak.0.bigEndian, tweak.1.bigEndian)) { tweaks.update(bufferPointer: $0) }
+        pageCount += 1
+    }
+
     /// Adds every page of `component` in ascending order (spec §4).
     public mutating func add(_ component: PreparedComponent) {
         for index in 0 ..< component.pageCount {

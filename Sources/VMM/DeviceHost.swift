@@ -19,5 +19,12 @@ protocol GuestRegisters: AnyObject {
     func setGPR(_ index: Int, _ value: UInt64)
 }
 
+/// The Secure Instruction Data Area of a protected CPU (KVM_S390_MEM_OP SIDA_READ/WRITE).
+protocol SIDAAccess: AnyObject {
+    func readSIDA(offset: UInt32, count: Int) throws(KVMError) -> [UInt8]
+    func writeSIDA(offset: UInt32, _ bytes: [UInt8]) throws(KVMError)
+}
+
 extension VMFd: SCLPHost {}
+extension VCPUFd: SIDAAccess {}
 extension VCPUFd: GuestRegisters {}

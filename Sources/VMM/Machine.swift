@@ -61,13 +61,21 @@ public final class Machine: @unchecked Sendable {
     static let memfdSize: UInt64 = 1 << 30
 
     private let system: KVMSystem
-    private let vm: VMFd
+    let vm: VMFd
     private let memory: [GuestMemfdFd]
-    private let vcpus: [VCPUFd]
+    let vcpus: [VCPUFd]
     private let image: GuestImage
-    private let sclp: ServiceProcessor
-    private let iplParameters = IPLParameters()
+    let sclp: ServiceProcessor
+    let iplParameters = IPLParameters()
     private let traceOutput: FileHandle
+    /// KVM_CAP_S390_PROTECTED: the CPU model has the unpack facility, DIAG 308 subcodes 8-10 work.
+    let protectedVirtualizationCapable: Bool
+    /// QEMU's ms->pv: the VM is protected (changed only by the CPU handling a DIAG 308).
+    var isProtected: Bool {
+        get { scheduler.withLock { protectedFlag } }
+        set { scheduler.withLock { protectedFlag = newValue } }
+    }
+    private var protectedFlag = false
 
     /// Run states and per-vCPU work, under `scheduler` (the role of QEMU's BQL for these).
     private let scheduler = NSCondition()
@@ -99,6 +107,7 @@ public final class Machine: @unchecked Sendable {
         }
         do throws(KVMError) {
             system = try KVMSystem()
+            protectedVirtualizationCapable = system.isProtectedVirtualizationHost
             vm = try system.createVM()
             var memory: [GuestMemfdFd] = []
             var address: UInt64 = 0
@@ -225,7 +234,7 @@ public final class Machine: @unchecked Sendable {
     /// Guest instructions executed by all CPUs.
     public var instructionCount: UInt64 { vcpus.reduce(0) { $0 + $1.instructionCount } }
 
-    private func finish(_ result: RunOutcome) {
+    func finish(_ result: RunOutcome) {
         scheduler.withLock {
             if outcome == nil { outcome = result }
             scheduler.broadcast()
@@ -269,7 +278,7 @@ public final class Machine: @unchecked Sendable {
     /// Runs `job` on `target`'s own thread (QEMU's run_on_cpu) and waits for it; the caller
     /// keeps running work queued for itself meanwhile, so two CPUs addressing each other cannot
     /// deadlock.
-    private func runOnCPU(_ target: VCPUFd, from source: VCPUFd, _ job: @escaping @Sendable () -> Void) {
+    func runOnCPU(_ target: VCPUFd, from source: VCPUFd, _ job: @escaping @Sendable () -> Void) {
         if target === source { return job() }
         let done = Done()
         scheduler.withLock {
@@ -289,7 +298,7 @@ public final class Machine: @unchecked Sendable {
     }
 
     /// Changes a CPU's run state in the kernel and here; wakes its thread.
-    private func setOperating(_ vcpu: VCPUFd, _ value: Bool) {
+    func setOperating(_ vcpu: VCPUFd, _ value: Bool) {
         try? vcpu.setMPState(operating: value)
         scheduler.withLock {
             operating[vcpu.id] = value
@@ -304,8 +313,8 @@ public final class Machine: @unchecked Sendable {
         case 0x28:   // the CPU stopped (SIGP STOP); userspace records it
             setOperating(vcpu, false)
             if scheduler.withLock({ !operating.contains(true) }) { finish(.stopped(status: console.exitStatus)) }
-        case 0x04:
-            handleInstruction(vcpu, ipa: ipa, ipb: ipb)
+        case 0x04, 0x68:   // instruction; PV_INSTR of a protected CPU (normalised operands)
+            handleInstruction(vcpu, ipa: ipa, ipb: ipb, protected: icptcode == 0x68)
         default:
             finish(.checkStop(cpu: vcpu.id, reason: "unexpected intercept code 0x\(String(icptcode, radix: 16))"))
         }
@@ -313,17 +322,20 @@ public final class Machine: @unchecked Sendable {
 
     /// Instructions KVM passes to userspace: SERVC, DIAG, the SIGP orders it leaves to us;
     /// anything else is an operation exception, as QEMU's handle_instruction does.
-    private func handleInstruction(_ vcpu: VCPUFd, ipa: UInt16, ipb: UInt32) {
+    private func handleInstruction(_ vcpu: VCPUFd, ipa: UInt16, ipb: UInt32, protected: Bool) {
         switch ipa >> 8 {
         case 0xB2 where ipa == 0xB220:
             let r1 = Int(ipb >> 20 & 0xF), r2 = Int(ipb >> 16 & 0xF)
-            switch sclp.serviceCall(command: UInt32(truncatingIfNeeded: vcpu.gpr(r1)), sccb: vcpu.gpr(r2) & 0xFFFF_FFFF,
-                                    prefix: vcpu.prefix) {
+            let command = UInt32(truncatingIfNeeded: vcpu.gpr(r1))
+            // A protected CPU's SCCB is in the SIDA; the Ultravisor sets the CC itself.
+            let outcome = protected ? sclp.serviceCall(command: command, sida: vcpu)
+                                    : sclp.serviceCall(command: command, sccb: vcpu.gpr(r2) & 0xFFFF_FFFF, prefix: vcpu.prefix)
+            switch outcome {
             case .conditionCode(let cc): vcpu.conditionCode = cc
             case .program(let code): inject(code, into: vcpu, ilc: 4)
             }
         case 0x83:
-            handleDiagnose(vcpu, ipa: ipa, ipb: ipb)
+            handleDiagnose(vcpu, ipa: ipa, ipb: ipb, protected: protected)
         case 0xAE:
             handleSignalProcessor(vcpu, ipa: ipa, ipb: ipb)
         default:
@@ -331,7 +343,7 @@ public final class Machine: @unchecked Sendable {
         }
     }
 
-    private func inject(_ code: ProgramInterruption, into vcpu: VCPUFd, ilc: Int) {
+    func inject(_ code: ProgramInterruption, into vcpu: VCPUFd, ilc: Int) {
         do { try vcpu.injectProgramInterruption(code: code.rawValue, ilc: ilc) } catch {
             finish(.checkStop(cpu: vcpu.id, reason: "cannot inject program interruption \(code): \(error)"))
         }
@@ -391,16 +403,22 @@ public final class Machine: @unchecked Sendable {
 
     // MARK: DIAG 308
 
-    private func handleDiagnose(_ vcpu: VCPUFd, ipa: UInt16, ipb: UInt32) {
+    private func handleDiagnose(_ vcpu: VCPUFd, ipa: UInt16, ipb: UInt32, protected: Bool) {
         let base = Int(ipb >> 28), displacement = UInt64(ipb >> 16 & 0xFFF)
         let code = (displacement &+ (base == 0 ? 0 : vcpu.gpr(base))) & 0xFFFF
         guard code == DiagnoseCode.ipl else { return inject(.specification, into: vcpu, ilc: 4) }
-        switch iplParameters.diagnose(vcpu: vcpu, vm: vm, memorySize: configuration.memorySize,
-                                      r1: Int(ipa >> 4 & 0xF), r3: Int(ipa & 0xF)) {
+        let r1 = Int(ipa >> 4 & 0xF)
+        let blocks: any GuestMemoryAccess = protected ? SIDABlock(vcpu: vcpu) : vm
+        switch iplParameters.diagnose(vcpu: vcpu, blocks: blocks, memorySize: configuration.memorySize, r1: r1, r3: Int(ipa & 0xF),
+                                      protected: protected, unpackFacility: protectedVirtualizationCapable) {
         case .resume:
             break
         case .program(let code):
             inject(code, into: vcpu, ilc: 4)
+        case .enterProtectedMode:
+            enterProtectedMode(vcpu, responseRegister: r1 + 1)
+        case .resetAndLoadPSW(let clearAll) where protected:
+            resetProtected(vcpu, clearAll: clearAll)
         case .resetAndLoadPSW(let clearAll):
             resetOthers(than: vcpu, clear: clearAll)
             do throws(KVMError) {
@@ -411,6 +429,7 @@ public final class Machine: @unchecked Sendable {
             vcpu.psw = shortPSWAtZero()
         case .reIPL:
             resetOthers(than: vcpu, clear: true)
+            if protected && !unprotect(vcpu) { return }
             do throws(KVMError) {
                 var offset: UInt64 = 0
                 for memfd in memory {
@@ -426,7 +445,7 @@ public final class Machine: @unchecked Sendable {
     }
 
     /// Resets and stops every other CPU on its own thread (QEMU pauses all vCPUs for a reset).
-    private func resetOthers(than vcpu: VCPUFd, clear: Bool) {
+    func resetOthers(than vcpu: VCPUFd, clear: Bool) {
         for other in vcpus where other !== vcpu {
             runOnCPU(other, from: vcpu) { [self] in
                 if clear { try? other.clearReset() } else { try? other.normalReset() }

@@ -84,6 +84,30 @@ final class ServiceProcessor: @unchecked Sendable {
         }
     }
 
+    /// SERVC of a protected CPU (QEMU's sclp_service_call_protected): the SCCB is in the SIDA,
+    /// no address checks apply (the Ultravisor made them), and completion is signalled with the
+    /// dummy SCCB address 0x4000, which the Ultravisor replaces by the real one.
+    func serviceCall(command: UInt32, sida: any SIDAAccess) -> Outcome {
+        lock.withLock { () -> Outcome in
+            guard let header = try? sida.readSIDA(offset: 0, count: 8) else { return .program(.addressing) }
+            let length = min(max(Int(header.get16(0)), 8), 4096)
+            guard var buffer = try? sida.readSIDA(offset: 0, count: length) else { return .program(.addressing) }
+            let code = command & SCLPCommand.codeMask
+            if SCLPCommand.known.contains(code) {
+                execute(command: code, sccb: &buffer)
+            } else {
+                setResponse(&buffer, SCLPResponse.invalidCommand)
+            }
+            let written = min(max(Int(buffer.get16(0)), 8), buffer.count)
+            try? sida.writeSIDA(offset: 0, Array(buffer.prefix(written)))
+            try? vm.injectServiceSignal(parameter: ServiceProcessor.protectedDummySCCB)
+            return .conditionCode(0)
+        }
+    }
+
+    /// QEMU's SCLP_PV_DUMMY_ADDR.
+    static let protectedDummySCCB: UInt32 = 0x4000
+
     private func execute(command: UInt32, sccb: inout [UInt8]) {
         switch command {
         case SCLPCommand.readSCPInfo, SCLPCommand.readSCPInfoForced: readSCPInfo(&sccb)

@@ -2,15 +2,18 @@ import ArgumentParser
 import Foundation
 import KernelModel
 import RestrictedMemory
+import SecureExecution
 import VMM
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Boot a guest image (s390x ELF or flat image) and show its console.",
+        abstract: "Boot a guest image (s390x ELF, flat image or Secure Execution image) and show its console.",
         discussion: """
         The guest console goes to stdout, emulator messages to stderr. Exit status: 0 normal end \
         (EXIT: STATUS=1, or every CPU stopped), 1 the guest reported failure, 2 unusable input, \
-        3 the guest crashed (disabled wait, check-stop), 4 timeout, 77 the guest skipped.
+        3 the guest crashed (disabled wait, check-stop), 4 timeout, 77 the guest skipped. \
+        A Secure Execution image boots protected when the emulated Ultravisor holds the host key \
+        it was sealed for (--host-key; by default a per-user key, created on first use).
         """)
 
     @Argument(help: "The guest image.") var image: String
@@ -23,6 +26,7 @@ struct Run: ParsableCommand {
     @Option(help: "VM UUID the guest sees in STSI 3.2.2 (8-4-4-4-12 hex digits).") var uuid: String?
     @Option(help: "Host object behind guest RAM: memfd, memfdSecret or kvmGuestMemfd (a kernel-model parameter; an unavailable one falls back to memfd).")
     var memoryBackend: Backend = .memfd
+    @OptionGroup var hostKeyOptions: HostKeyOptions
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -31,6 +35,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         ModuleParameters.setMemoryBackend(memoryBackend)
+        hostKeyOptions.install()
         var configuration = MachineConfiguration(imagePath: image)
         configuration.memorySize = memory.bytes
         configuration.cpus = cpus

@@ -116,9 +116,9 @@ final class TestVM: @unchecked Sendable {
     func load(_ code: [UInt8], at address: UInt64 = Layout.code, on vcpu: VirtualCPU? = nil, start: Bool = true) throws {
         let vcpu = vcpu ?? vcpus[0]
         try vm.writeAbsolute(address, code)
-        vcpu.setMPState(.stopped)   // KVM_S390_SET_INITIAL_PSW needs a vCPU that is not operating
+        try vcpu.setMPState(.stopped)   // KVM_S390_SET_INITIAL_PSW needs a vCPU that is not operating
         try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: address))
-        if start { vcpu.setMPState(.operating) }
+        if start { try vcpu.setMPState(.operating) }
     }
 
     /// LPSWE of the disabled wait that ends a program (`slot` 0: `endAddress`, 1: `secondaryEndAddress`).

@@ -85,7 +85,7 @@ struct SignalProcessorTests {
     func senseStopped() throws {
         let machine = try TestVM()
         #expect(try SIGPProgram.run(machine, [SIGPStep(order: 0x01)]) == [SIGPProgram.status(0x40)])
-        machine.vcpus[1].setMPState(.operating)
+        try machine.vcpus[1].setMPState(.operating)
         #expect(try SIGPProgram.run(machine, [SIGPStep(order: 0x01)]) == [SIGPProgram.accepted()])
     }
 
@@ -150,7 +150,7 @@ struct SignalProcessorTests {
     @Test("SET PREFIX and STORE STATUS AT ADDRESS need a stopped target (0x200)")
     func incorrectState() throws {
         let machine = try TestVM()
-        machine.vcpus[1].setMPState(.operating)
+        try machine.vcpus[1].setMPState(.operating)
         let outcomes = try SIGPProgram.run(machine, [SIGPStep(order: 0x0D, parameter: 0x6000), SIGPStep(order: 0x0E, parameter: 0x40000)])
         #expect(outcomes == [SIGPProgram.status(0x200), SIGPProgram.status(0x200)])
         #expect(machine.vcpus[1].prefix == 0)
@@ -159,7 +159,7 @@ struct SignalProcessorTests {
     @Test("SET PREFIX checks the address before the state (QEMU sigp_set_prefix, KVM __sigp_set_prefix)")
     func setPrefixCheckOrder() throws {
         let machine = try TestVM()
-        machine.vcpus[1].setMPState(.operating)
+        try machine.vcpus[1].setMPState(.operating)
         let outcomes = try SIGPProgram.run(machine, [SIGPStep(order: 0x0D, parameter: 0x7FFF_E000)])
         #expect(outcomes == [SIGPProgram.status(0x100)])
     }
@@ -238,7 +238,7 @@ struct SignalProcessorTests {
     @Test("a check-stopped CPU: SENSE reports 0x10, and its run() is an internal error")
     func checkStop() throws {
         let machine = try TestVM()
-        machine.vcpus[1].setMPState(.checkStop)
+        machine.vcpus[1].setMPStateQuietly(.checkStop)
         #expect(try SIGPProgram.run(machine, [SIGPStep(order: 0x01)]) == [SIGPProgram.status(0x10)])
         guard case .internalError? = run(machine.vcpus[1]) else { Issue.record("expected an internal error"); return }
     }
@@ -254,7 +254,7 @@ struct SignalProcessorTests {
         // A stopped vCPU blocks in run() until it is started again.
         let running = RunningVCPU(vcpu)
         #expect(running.isStillRunning(after: 0.05))
-        vcpu.setMPState(.operating)
+        try vcpu.setMPState(.operating)
         #expect(running.finish() == disabledWaitExit)
     }
 
@@ -274,7 +274,7 @@ struct SignalProcessorTests {
         let machine = try TestVM()
         let target = machine.vcpus[1]
         try target.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x6660))
-        target.setMPState(.operating)
+        try target.setMPState(.operating)
         let secondary = RunningVCPU(target)
         #expect(secondary.isStillRunning(after: 0.05))
         let outcomes = try SIGPProgram.run(machine, [SIGPStep(order: 0x05)])
@@ -294,11 +294,11 @@ struct SignalProcessorTests {
         #expect(describe(source.signal(orderCode: 0x01, targetAddress: 3, parameter: 0)) == "not operational")
         #expect(describe(source.signal(orderCode: 0x12, targetAddress: 3, parameter: 0)) == "status 0x100")
         // Operating target: SENSE accepted, SENSE RUNNING STATUS accepted unless it waits.
-        target.setMPState(.operating)
+        try target.setMPState(.operating)
         #expect(describe(source.signal(orderCode: 0x01, targetAddress: 1, parameter: 0)) == "accepted")
         #expect(describe(source.signal(orderCode: 0x15, targetAddress: 1, parameter: 0)) == "accepted")
         try machine.vcpus[2].setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0))
-        machine.vcpus[2].setMPState(.operating)
+        try machine.vcpus[2].setMPState(.operating)
         #expect(describe(source.signal(orderCode: 0x15, targetAddress: 2, parameter: 0)) == "status 0x400")
         // Set prefix to an operating CPU.
         #expect(describe(source.signal(orderCode: 0x0D, targetAddress: 1, parameter: 0x6000)) == "status 0x200")
@@ -308,7 +308,7 @@ struct SignalProcessorTests {
         // A pending stop makes every other order busy (cc 2).
         target.injectStop(storeStatus: false)
         #expect(describe(source.signal(orderCode: 0x01, targetAddress: 1, parameter: 0)) == "busy")
-        target.setMPState(.stopped)
+        try target.setMPState(.stopped)
         // STOP of a stopped CPU is accepted and changes nothing.
         #expect(describe(source.signal(orderCode: 0x05, targetAddress: 1, parameter: 0)) == "accepted")
         #expect(target.mpState == .stopped)
@@ -325,7 +325,7 @@ struct SignalProcessorTests {
         control[0] = 0x4000   // emergency signal only
         target.controlRegisters = control
         try target.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x6660))
-        target.setMPState(.operating)
+        try target.setMPState(.operating)
         #expect(describe(machine.vcpus[0].signal(orderCode: 0x02, targetAddress: 1, parameter: 0)) == "accepted")
         let secondary = RunningVCPU(target)
         #expect(secondary.isStillRunning(after: 0.05), "an external call is masked by CR0")

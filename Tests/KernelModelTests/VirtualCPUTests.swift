@@ -39,13 +39,12 @@ struct KernelModelErrorTests {
         let vcpu = machine.vcpus[0]
         try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x4000))
         #expect(vcpu.psw.address == 0x4000)
-        vcpu.setMPState(.operating)
+        try vcpu.setMPState(.operating)
         #expect(throws: Errno.EBUSY) { try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x8000)) }
         #expect(vcpu.psw.address == 0x4000)
-        vcpu.setMPState(.load)
-        #expect(vcpu.mpState == .operating, "LOAD is treated as operating")
-        #expect(throws: Errno.EBUSY) { try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x8000)) }
-        vcpu.setMPState(.stopped)
+        #expect(throws: Errno(6), "LOAD needs a protected vCPU (ENXIO)") { try vcpu.setMPState(.load) }
+        #expect(vcpu.mpState == .operating)
+        try vcpu.setMPState(.stopped)
         try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x8000))
         #expect(vcpu.psw.address == 0x8000)
     }
@@ -136,7 +135,7 @@ struct VCPURunTests {
         let machine = try TestVM(cpus: 1)
         let vcpu = machine.vcpus[0]
         try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.disabledWait, address: 0x1234))
-        vcpu.setMPState(.operating)
+        try vcpu.setMPState(.operating)
         #expect(run(vcpu) == disabledWaitExit)
         #expect(vcpu.psw.isDisabledWait)
         #expect(vcpu.psw.address == 0x1234)
@@ -157,7 +156,7 @@ struct VCPURunTests {
         control[0] = 0x200   // service-signal subclass
         vcpu.controlRegisters = control
         try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x5678))
-        vcpu.setMPState(.operating)
+        try vcpu.setMPState(.operating)
         let running = RunningVCPU(vcpu)
         #expect(running.isStillRunning(after: 0.1), "an enabled wait with nothing pending must block")
         machine.vm.injectServiceSignal(parameter: 0x0001_2340)
@@ -177,7 +176,7 @@ struct VCPURunTests {
         let vcpu = machine.vcpus[0]
         try machine.writePSW(Layout.externalNewPSW, mask: PSWMask.disabledWait, address: Layout.externalEndAddress)
         try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x5678))   // CR0 = 0: masked
-        vcpu.setMPState(.operating)
+        try vcpu.setMPState(.operating)
         let running = RunningVCPU(vcpu)
         machine.vm.injectServiceSignal(parameter: 0x2000)
         #expect(running.isStillRunning(after: 0.1))
@@ -202,7 +201,7 @@ struct VCPURunTests {
         let machine = try TestVM(cpus: 1)
         let vcpu = machine.vcpus[0]
         try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x5678))
-        vcpu.setMPState(.operating)
+        try vcpu.setMPState(.operating)
         let running = RunningVCPU(vcpu)
         #expect(running.isStillRunning(after: 0.05))
         vcpu.kick()
@@ -238,7 +237,7 @@ struct VCPURunTests {
         let machine = try TestVM(cpus: 1)
         let vcpu = machine.vcpus[0]
         try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.enabledWait, address: 0x5678))
-        vcpu.setMPState(.operating)
+        try vcpu.setMPState(.operating)
         let running = RunningVCPU(vcpu)
         #expect(running.isStillRunning(after: 0.05))
         vcpu.kick()
@@ -325,7 +324,7 @@ struct RestrictedMemoryVMTests {
         let vcpu = try vm.createVCPU(id: 0)
         try vm.writeAbsolute(0x10000, [0xA7, 0xF4, 0x00, 0x00])   // BRC 15,*
         try vcpu.setInitialPSW(CPU.PSW(mask: PSWMask.supervisor64, address: 0x10000))
-        vcpu.setMPState(.operating)
+        try vcpu.setMPState(.operating)
         return (vm, memfd, vcpu)
     }
 

@@ -25,7 +25,7 @@ import Testing
         "LLGT", "LLGTR", "ICM", "ICMY", "ICMH", "STCM", "STCMY", "STCMH", "LM", "LMY", "LMH", "STM",
         "STMY", "STMH", "LPQ", "STPQ", "LRVH", "STRVH", "SAR", "LAM", "LAMY", "STAM", "STAMY", "ALSI",
         "ALGSI", "MR", "M", "MFY", "MLR", "ML", "DR", "D", "CLM", "CLMY", "CLMH", "CRB", "CGRB", "CLRB",
-        "CLGRB", "CIB", "CGIB", "CLIB", "CLGIB", "CRT", "CGRT", "CLRT", "CLGRT", "CIT", "CGIT", "CLFIT",
+        "CLGRB", "UVC", "CIB", "CGIB", "CLIB", "CLGIB", "CRT", "CGRT", "CLRT", "CLGRT", "CIT", "CGIT", "CLFIT",
         "CLGIT", "SLA", "SLDL", "SRDL", "SLDA", "SRDA", "SLAG", "SLAK", "RISBGN", "POPCNT", "BC", "BAS",
         "BALR", "BAL", "BCTR", "BCT", "BCTGR", "BCTG", "BSM", "BASSM", "BRXH", "BRXLE", "BRXHG", "BRXLG",
         "BXH", "BXLE", "BXHG", "BXLEG", "MVN", "MVZ", "TR", "TRT", "MVO", "MVCL", "CLCL", "MVCLE",

@@ -23,7 +23,7 @@ private final class DiagnoseFixture: @unchecked Sendable {
         if r1 < 15 { registers[r1 + 1] = 0xDEAD_BEEF_DEAD_BEEF }
         vcpu.gprs = registers
         let host = ModelHost(vm, vcpu: vcpu)
-        return ipl.diagnose(vcpu: host, vm: host, memorySize: vm.memorySize, r1: r1, r3: r3)
+        return ipl.diagnose(vcpu: host, blocks: host, memorySize: vm.memorySize, r1: r1, r3: r3, protected: false, unpackFacility: false)
     }
 
     func rc(r1: Int = 2) -> UInt64 { vcpu.gprs[r1 + 1] }
@@ -68,7 +68,7 @@ struct DiagnoseTests {
         registers[9] = 5
         fixture.vcpu.gprs = registers
         let host = ModelHost(fixture.vm, vcpu: fixture.vcpu)
-        #expect(fixture.ipl.diagnose(vcpu: host, vm: host, memorySize: fixture.vm.memorySize, r1: 6, r3: 9) == .resume)
+        #expect(fixture.ipl.diagnose(vcpu: host, blocks: host, memorySize: fixture.vm.memorySize, r1: 6, r3: 9, protected: false, unpackFacility: false) == .resume)
         var expected = registers
         expected[7] = 1
         #expect(fixture.vcpu.gprs == expected)

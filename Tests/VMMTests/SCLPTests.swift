@@ -444,7 +444,7 @@ struct SCLPServiceCallTests {
         control[0] = 0x200
         vcpu.controlRegisters = control
         try vcpu.setInitialPSW(CPU.PSW(mask: supervisor | CPU.PSW.wait | CPU.PSW.external, address: 0))
-        vcpu.setMPState(.operating)
+        try vcpu.setMPState(.operating)
 
         let (outcome, _) = try fixture.call(SCCB.writeEventData, SCCB.eventData([SCCB.vt220("x\n")]), at: 0x18000)
         #expect(outcome == .conditionCode(0))

@@ -5,4 +5,5 @@ extension CPU {
     @inline(__always) func servc(_ i: RRE) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
     @inline(__always) func sigp(_ i: RS) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
     @inline(__always) func diag(_ i: RS) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
+    @inline(__always) func uvc(_ i: RRF) throws(CPUException) { throw .intercept(.instruction(raw: i.raw)) }
 }

@@ -1,0 +1,103 @@
+// Secure Execution in the machine, as QEMU's s390_machine_protect / s390_machine_unprotect and
+// s390_pv_prepare_reset drive it (../shared/spec/kvm-pv-ioctl.md §6.1, §6.1b, §6.2;
+// se-image-format.md §7). Everything goes through KVM_S390_PV_COMMAND and the SIDA.
+import Foundation
+import KVMIoctls
+
+extension Machine {
+    /// DIAG 308 subcode 10 (S390_RESET_PV): reset the CPUs, protect the VM from the stored PV
+    /// IPIB, and start the IPL CPU in the LOAD state, which takes the start PSW from the SE
+    /// header. On failure the VM is unprotected and the guest continues after the DIAG with
+    /// command ‖ rrc ‖ rc ‖ 0x0A02 in R1+1 (the 2025 QEMU form with the KVM PV command number,
+    /// decision for spec §9 item 11).
+    func enterProtectedMode(_ vcpu: VCPUFd, responseRegister: Int) {
+        guard let block = iplParameters.protectedBlock else { return }
+        resetOthers(than: vcpu, clear: true)
+        do throws(KVMError) { try vcpu.normalReset() } catch {
+            return finish(.checkStop(cpu: vcpu.id, reason: "reset failed: \(error)"))
+        }
+        do throws(PVCommandError) {
+            try protect(block)
+        } catch {
+            report(error)
+            guard unprotect(vcpu) else { return }
+            let response = UInt64(error.command.rawValue) << 48 | UInt64(error.rrc) << 32 | UInt64(error.rc) << 16
+                | IPLResponse.cannotEnterProtectedMode
+            vcpu.setGPR(responseRegister, response)
+            return setOperating(vcpu, true)
+        }
+        do throws(KVMError) { try vcpu.loadProtectedState() } catch {
+            return finish(.checkStop(cpu: vcpu.id, reason: "KVM_SET_MP_STATE LOAD failed: \(error)"))
+        }
+        setOperating(vcpu, true)
+    }
+
+    /// s390_machine_protect: ENABLE, INFO, SET_SEC_PARMS with the header read from guest memory
+    /// (before ENABLE: afterwards guest memory is secure), UNPACK per component in IPIB order
+    /// (sizes rounded up to 4 KiB), VERIFY.
+    private func protect(_ block: ProtectedIPLBlock) throws(PVCommandError) {
+        let header = (try? vm.readAbsolute(block.headerAddress, count: Int(block.headerLength))) ?? []
+        try vm.protectedVirtualizationCommand(.enable)
+        isProtected = true
+        _ = try? vm.protectedVirtualizationInfo()
+        try vm.setSecureParameters(header: header)
+        for component in block.components {
+            try vm.unpack(address: component.address, size: (component.size + 0xFFF) & ~0xFFF, tweak: component.tweakPrefix)
+        }
+        try vm.protectedVirtualizationCommand(.verify)
+    }
+
+    /// s390_machine_unprotect, synchronous path: KVM_PV_DISABLE; a failure ends the machine, as
+    /// QEMU exits. False when the machine has ended.
+    func unprotect(_ vcpu: VCPUFd) -> Bool {
+        guard isProtected else { return true }
+        do throws(PVCommandError) {
+            try vm.protectedVirtualizationCommand(.disable)
+        } catch {
+            finish(.checkStop(cpu: vcpu.id, reason: error.description))
+            return false
+        }
+        isProtected = false
+        return true
+    }
+
+    /// DIAG 308 subcodes 0 and 1 of a protected guest (s390_pv_prepare_reset): all CPUs stop,
+    /// UNSHARE_ALL and PREP_RESET (fatal on error), the CPU resets (each also resets the secure
+    /// CPU), then LOAD and OPERATING on the IPL CPU. The VM stays protected.
+    func resetProtected(_ vcpu: VCPUFd, clearAll: Bool) {
+        resetOthers(than: vcpu, clear: clearAll)
+        setOperating(vcpu, false)
+        do throws(PVCommandError) {
+            try vm.protectedVirtualizationCommand(.unshareAll)
+            try vm.protectedVirtualizationCommand(.prepareReset)
+        } catch {
+            return finish(.checkStop(cpu: vcpu.id, reason: error.description))
+        }
+        do throws(KVMError) {
+            if clearAll { try vcpu.clearReset() } else { try vcpu.initialReset() }
+            try vcpu.loadProtectedState()
+        } catch {
+            return finish(.checkStop(cpu: vcpu.id, reason: "protected reset failed: \(error)"))
+        }
+        setOperating(vcpu, true)
+    }
+
+    /// QEMU's error_report lines for a failed protect, with its hint for rc 0x108.
+    private func report(_ error: PVCommandError) {
+        var text = "s390pv: \(error)\n"
+        if error.command == .setSecureParameters {
+            text += "s390pv: Failed to set secure execution parameters\n"
+            if error.rc == 0x108 { text += "s390pv: Please check whether the image is correctly encrypted for this host\n" }
+        }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+/// DIAG 308 subcodes 5/6/8/9 of a protected CPU move the IPL block through the SIDA (QEMU's
+/// s390_cpu_pv_mem_read/write at offset 0); the guest address was checked by the Ultravisor.
+final class SIDABlock: GuestMemoryAccess, @unchecked Sendable {
+    private let vcpu: VCPUFd
+    init(vcpu: VCPUFd) { self.vcpu = vcpu }
+    func readAbsolute(_ address: UInt64, count: Int) throws -> [UInt8] { try vcpu.readSIDA(offset: 0, count: count) }
+    func writeAbsolute(_ address: UInt64, _ bytes: [UInt8]) throws { try vcpu.writeSIDA(offset: 0, bytes) }
+}
