@@ -84,7 +84,7 @@ let package = Package(
 
         .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KernelModel"]),
-        .testTarget(name: "KernelModelTests", dependencies: ["KernelModel", "S390CPU", "RestrictedMemory"]),
+        .testTarget(name: "KernelModelTests", dependencies: ["KernelModel", "S390CPU", "RestrictedMemory", "SecureExecution", "Ultravisor"]),
         .testTarget(name: "RestrictedMemoryTests", dependencies: ["RestrictedMemory"]),
         .testTarget(name: "SecureExecutionTests", dependencies: ["SecureExecution"]),
         .testTarget(name: "UltravisorTests", dependencies: ["Ultravisor", "SecureExecution"]),

@@ -29,6 +29,10 @@ public final class Ultravisor: @unchecked Sendable {
     /// SHA-256 over the host public key's coordinate blob, the `phkh` of its key slots (se-image-format §2.3).
     public var hostKeyHash: [UInt8] { ownHostKeyHash }
 
+    /// The public half of the host key: what a host-key document publishes, so images can be
+    /// sealed for this host.
+    public var hostPublicKey: HostKey { hostKey.publicKey }
+
     /// Live configurations (for diagnostics/tests).
     public var configurationCount: Int { lock.withLock { configurations.count } }
 

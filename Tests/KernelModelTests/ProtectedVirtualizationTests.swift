@@ -1,0 +1,229 @@
+// KVM_S390_PV_COMMAND at the kernel-model level: a real SE image sealed for the host's
+// Ultravisor, the protect sequence QEMU issues, and tampering with every byte of the header
+// (../shared/spec/kvm-pv-ioctl.md §2.1-§2.6, se-image-format.md §7.4, §8).
+import Foundation
+@testable import KernelModel
+import SecureExecution
+import Testing
+import Ultravisor
+
+/// copy_from_user/copy_to_user over this process's own memory (the tests pass real pointers).
+struct ProcessMemory: UserCopy {
+    func read(_ address: UInt64, count: Int) throws(Errno) -> [UInt8] {
+        guard let source = UnsafeRawPointer(bitPattern: UInt(address)) else { throw .EFAULT }
+        return [UInt8](UnsafeRawBufferPointer(start: source, count: count))
+    }
+    func write(_ bytes: [UInt8], to address: UInt64) throws(Errno) {
+        guard let target = UnsafeMutableRawPointer(bitPattern: UInt(address)) else { throw .EFAULT }
+        target.copyMemory(from: bytes, byteCount: bytes.count)
+    }
+}
+
+/// An SE image sealed for this process's Ultravisor, loaded into a fresh VM with one vCPU.
+final class ProtectedFixture {
+    let machine: TestVM
+    let image: SEImage
+    let kernel: [UInt8]
+
+    init() throws {
+        let ultravisor = try #require(HostFirmware.ultravisor)
+        kernel = (0..<0x5000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        var configuration = SEImageConfiguration(kernel: kernel, parmfile: Array("pv test".utf8), hostKeys: [ultravisor.hostPublicKey])
+        configuration.plaintextControlFlags = SEImage.defaultPlaintextControlFlags
+        let loaders = SEBootLoaders(stage3a: [UInt8](repeating: 0xA3, count: 0x800), stage3bReloc: [UInt8](repeating: 0xB3, count: 0x200))
+        image = try SEImage.build(configuration, loaders: loaders, keys: .random())
+        machine = try TestVM(memory: 16 << 20, cpus: 1)
+        try load(image.bytes)
+    }
+
+    /// Writes an image at absolute 0 in MEM_OP-sized chunks.
+    func load(_ bytes: [UInt8]) throws {
+        for start in stride(from: 0, to: bytes.count, by: 65536) {
+            try machine.vm.writeAbsolute(UInt64(start), bytes[start..<min(start + 65536, bytes.count)])
+        }
+    }
+
+    var vm: VirtualMachine { machine.vm }
+
+    func command(_ command: PVCommand, _ data: UnsafeRawPointer? = nil) -> PVCommandResult {
+        vm.protectedVirtualizationCommand(command.rawValue, data: UInt64(UInt(bitPattern: data)), user: ProcessMemory())
+    }
+
+    func setSecureParameters(_ header: [UInt8]) -> PVCommandResult {
+        header.withUnsafeBytes { bytes in
+            let parameters: [UInt64] = [UInt64(UInt(bitPattern: bytes.baseAddress)), UInt64(bytes.count)]
+            return parameters.withUnsafeBytes { command(.setSecureParameters, $0.baseAddress) }
+        }
+    }
+
+    func unpack(address: UInt64, size: UInt64, tweak: UInt64) -> PVCommandResult {
+        [address, size, tweak].withUnsafeBytes { command(.unpack, $0.baseAddress) }
+    }
+
+    /// ENABLE, SET_SEC_PARMS, UNPACK of every component, VERIFY (QEMU's s390_machine_protect);
+    /// the first failing step's result, or VERIFY's.
+    func protect(header: [UInt8]? = nil, components: [(address: UInt64, size: UInt64, tweak: UInt64)]? = nil) -> PVCommandResult {
+        let enabled = command(.enable)
+        guard enabled.error == nil else { return enabled }
+        let parameters = setSecureParameters(header ?? image.header.bytes)
+        guard parameters.error == nil else { return parameters }
+        let list = components ?? image.components.map { ($0.component.address, UInt64($0.component.preparedSize), $0.component.tweak.prefix) }
+        for component in list {
+            let unpacked = unpack(address: component.address, size: component.size, tweak: component.tweak)
+            guard unpacked.error == nil else { return unpacked }
+        }
+        return command(.verify)
+    }
+}
+
+@Suite("KVM_S390_PV_COMMAND (kvm-pv-ioctl §2)")
+struct ProtectedVirtualizationTests {
+    @Test("the protect sequence succeeds; secure pages are unreachable by MEM_OP; DISABLE clears them")
+    func protectAndDisable() throws {
+        let fixture = try ProtectedFixture()
+        #expect(fixture.protect() == .success(.executed))
+        #expect(fixture.vm.isProtected)
+        let kernelPage = try #require(fixture.image.components.first).component.address
+        #expect(throws: MemoryOperationError.errno(.EINVAL)) { try fixture.vm.readAbsolute(kernelPage, count: 16) }
+        #expect(throws: MemoryOperationError.errno(.EINVAL)) { try fixture.vm.writeAbsolute(0x1000, [1]) }
+        // The decrypted kernel is in guest memory; the VMM sees none of it until DISABLE, which clears it.
+        #expect(fixture.command(.disable) == .success(.executed))
+        #expect(!fixture.vm.isProtected)
+        #expect(try fixture.vm.readAbsolute(kernelPage, count: 4096) == [UInt8](repeating: 0, count: 4096))
+    }
+
+    @Test("commands that need protection are EINVAL without it, with rc/rrc untouched")
+    func notProtected() throws {
+        let fixture = try ProtectedFixture()
+        for command in [PVCommand.disable, .setSecureParameters, .unpack, .verify, .prepareReset, .unshareAll, .dump] {
+            #expect(fixture.command(command) == .failure(.EINVAL), "\(command)")
+        }
+        #expect(fixture.command(.asyncCleanupPrepare) == .failure(.EINVAL))
+        #expect(fixture.vm.protectedVirtualizationCommand(11, data: 0, user: ProcessMemory()) == .failure(.ENOTTY))
+    }
+
+    @Test("ENABLE twice is EINVAL; SET_SEC_PARMS checks its length and pointers in Linux's order")
+    func enableAndParameters() throws {
+        let fixture = try ProtectedFixture()
+        #expect(fixture.command(.enable) == .success(.executed))
+        #expect(fixture.command(.enable) == .failure(.EINVAL))
+        #expect(fixture.command(.setSecureParameters, nil) == .failure(.EFAULT))
+        let tooLong: [UInt64] = [1, 8193]
+        #expect(tooLong.withUnsafeBytes { fixture.command(.setSecureParameters, $0.baseAddress) } == .failure(.EINVAL))
+        let empty: [UInt64] = [1, 0]
+        #expect(empty.withUnsafeBytes { fixture.command(.setSecureParameters, $0.baseAddress) } == .failure(.ENOMEM))
+        let badOrigin: [UInt64] = [0, 640]
+        #expect(badOrigin.withUnsafeBytes { fixture.command(.setSecureParameters, $0.baseAddress) } == .failure(.EFAULT))
+        let header = fixture.image.header.bytes
+        #expect(fixture.setSecureParameters(Array(header.dropLast(16))) == .failure(.EINVAL, UVResponse(rc: 0x10A, rrc: 0x31)))
+        #expect(fixture.setSecureParameters(header) == .success(.executed))
+        #expect(fixture.command(.disable) == .success(.executed))
+    }
+
+    @Test("UNPACK: alignment, size and memslot checks")
+    func unpackChecks() throws {
+        let fixture = try ProtectedFixture()
+        #expect(fixture.command(.enable).error == nil)
+        #expect(fixture.command(.unpack, nil) == .failure(.EFAULT))
+        #expect(fixture.unpack(address: 0x15001, size: 4096, tweak: 1).error == .EINVAL)
+        #expect(fixture.unpack(address: 0x15000, size: 100, tweak: 1).error == .EINVAL)
+        #expect(fixture.unpack(address: 0x15000, size: 0, tweak: 1).error == .EINVAL)
+        #expect(fixture.unpack(address: 32 << 20, size: 4096, tweak: 1).error == .EFAULT)
+        // Before SET_SEC_PARMS the UV refuses (invalid state).
+        let early = fixture.unpack(address: 0x15000, size: 4096, tweak: 1)
+        #expect(early.error == .EINVAL && early.response?.rc == 0x0003)
+        #expect(fixture.command(.disable).error == nil)
+    }
+
+    @Test("a flipped bit in any byte of the header is refused by SET_SEC_PARMS (EINVAL, a UV rc)")
+    func everyHeaderByte() throws {
+        let fixture = try ProtectedFixture()
+        let header = fixture.image.header.bytes
+        var refused = 0
+        for offset in header.indices {
+            var tampered = header
+            tampered[offset] ^= 0x01
+            #expect(fixture.command(.enable).error == nil)
+            let result = fixture.setSecureParameters(tampered)
+            if result.error == .EINVAL, let rc = result.response?.rc, [0x104, 0x106, 0x108, 0x109, 0x10A].contains(rc) {
+                refused += 1
+            } else {
+                Issue.record("byte \(offset): \(result)")
+            }
+            #expect(fixture.command(.disable).error == nil)
+        }
+        #expect(refused == header.count)
+    }
+
+    @Test("tampered components, tweaks, addresses or a missing component fail VERIFY with the spec's rrc")
+    func componentTampering() throws {
+        let fixture = try ProtectedFixture()
+        let components = fixture.image.components.map { ($0.component.address, UInt64($0.component.preparedSize), $0.component.tweak.prefix) }
+        // A flipped byte in each component (the image is reloaded for every case).
+        for (index, component) in components.enumerated() {
+            var bytes = fixture.image.bytes
+            bytes[Int(component.0) + index * 37 % Int(component.1)] ^= 0x80
+            try fixture.load(bytes)
+            #expect(fixture.protect() == .failure(.EINVAL, UVResponse(rc: 0x102, rrc: 0x1B)))
+            #expect(fixture.command(.disable).error == nil)
+        }
+        try fixture.load(fixture.image.bytes)
+        var wrongTweak = components
+        wrongTweak[0].2 ^= 1
+        #expect(fixture.protect(components: wrongTweak) == .failure(.EINVAL, UVResponse(rc: 0x102, rrc: 0x1C)))
+        #expect(fixture.command(.disable).error == nil)
+        try fixture.load(fixture.image.bytes)
+        #expect(fixture.protect(components: Array(components.dropLast())) == .failure(.EINVAL, UVResponse(rc: 0x102, rrc: 0x1D)))
+        #expect(fixture.command(.disable).error == nil)
+    }
+
+    @Test("an image for another host key: SET_SEC_PARMS rc 0x108 rrc 0x5, the VM stays usable")
+    func wrongHostKey() throws {
+        let fixture = try ProtectedFixture()
+        let other = HostPrivateKey(.init())
+        let configuration = SEImageConfiguration(kernel: fixture.kernel, hostKeys: [other.publicKey])
+        let loaders = SEBootLoaders(stage3a: [UInt8](repeating: 0, count: 0x800), stage3bReloc: [UInt8](repeating: 0, count: 0x200))
+        let foreign = try SEImage.build(configuration, loaders: loaders, keys: .random())
+        #expect(fixture.protect(header: foreign.header.bytes) == .failure(.EINVAL, UVResponse(rc: 0x108, rrc: 0x05)))
+        #expect(fixture.command(.disable) == .success(.executed))
+        // Pages never unpacked (the loader area) survive the failed attempt, as on real machines.
+        #expect(try fixture.vm.readAbsolute(0x10000, count: 4) == [0xA3, 0xA3, 0xA3, 0xA3])
+    }
+
+    @Test("INFO works unprotected: length checks, 80 and 40 bytes written, rc/rrc untouched")
+    func info() throws {
+        let fixture = try ProtectedFixture()
+        var buffer = [UInt8](repeating: 0, count: 80)
+        func info(id: UInt32, maximum: UInt32) -> PVCommandResult {
+            buffer = [UInt8](repeating: 0, count: 80)
+            buffer.withUnsafeMutableBytes { $0.storeBytes(of: id, as: UInt32.self); $0.storeBytes(of: maximum, toByteOffset: 4, as: UInt32.self) }
+            return buffer.withUnsafeBytes { fixture.command(.info, $0.baseAddress) }
+        }
+        #expect(info(id: 0, maximum: 15) == .failure(.EINVAL))
+        #expect(info(id: 0, maximum: 79) == .failure(.EINVAL))
+        #expect(info(id: 1, maximum: 39) == .failure(.EINVAL))
+        #expect(info(id: 2, maximum: 80) == .failure(.EINVAL))
+        #expect(info(id: 0, maximum: 80) == .success(nil))
+        #expect(buffer.withUnsafeBytes { $0.load(fromByteOffset: 8, as: UInt32.self) } == 80)
+        #expect(buffer.withUnsafeBytes { $0.load(fromByteOffset: 48, as: UInt64.self) } == 248)
+        #expect(info(id: 1, maximum: 80) == .success(nil))
+        #expect(buffer.withUnsafeBytes { $0.load(fromByteOffset: 8, as: UInt32.self) } == 40)
+    }
+
+    @Test("a protected vCPU: LOAD takes the header PSW, its intercepts are PV_INSTR, the SIDA holds the SCCB")
+    func protectedVCPU() throws {
+        let fixture = try ProtectedFixture()
+        let vcpu = fixture.machine.vcpus[0]
+        #expect(throws: Errno(6)) { try vcpu.setMPState(.load) }
+        #expect(fixture.protect() == .success(.executed))
+        #expect(vcpu.isProtected)
+        #expect(throws: Errno.E2BIG) { try vcpu.readSIDA(offset: 4096, count: 1) }
+        try vcpu.setMPState(.load)
+        let stage3b = try #require(fixture.image.components.last).component.address
+        #expect(vcpu.cpu.psw.address == stage3b)
+        #expect(vcpu.psw.address == 0, "the host does not see a protected PSW")
+        #expect(throws: MemoryOperationError.errno(.EINVAL)) { try vcpu.readLogical(0, count: 8) }
+        #expect(fixture.command(.disable) == .success(.executed))
+        #expect(!vcpu.isProtected)
+    }
+}
