@@ -195,6 +195,8 @@ extension KVMDevice {
         case .interrupted:
             run.pointee.exit_reason = UInt32(KVM_EXIT_INTR)
             return .failure(.EINTR)
+        case .validity:
+            return .failure(.EINVAL)
         case .internalError:
             run.pointee.exit_reason = UInt32(KVM_EXIT_INTERNAL_ERROR)
             run.pointee.internal.suberror = 1   // KVM_INTERNAL_ERROR_EMULATION
@@ -255,6 +257,8 @@ extension KVMDevice {
                 vcpu.injectProgramInterruption(code, ilc: 0)
             }
             return Int(code.rawValue)
+        } catch MemoryOperationError.errno(let error) {
+            throw error
         } catch {
             throw .EFAULT
         }
@@ -263,12 +267,15 @@ extension KVMDevice {
 }
 
 extension KVMDevice {
-    /// kvm_s390_vcpu_sida_op: flags must be 0 and size non-zero (EINVAL), at most MEM_OP_MAX_SIZE
-    /// (E2BIG); the vCPU must be protected (EINVAL) and the range inside the SIDA (E2BIG).
+    /// kvm_s390_vcpu_sida_op, in its order: flags 0 and size non-zero (EINVAL), offset + size
+    /// not wrapping in 32 bits (EINVAL), inside the one-page SIDA (E2BIG), then a protected vCPU
+    /// (EINVAL).
     static func sidaOperation(_ vcpu: VirtualCPU, _ operation: kvm_s390_mem_op) throws(Errno) -> Int {
         guard operation.flags == 0, operation.size != 0 else { throw .EINVAL }
-        guard operation.size <= 65536 else { throw .E2BIG }
         let offset = operation.sida_offset
+        let (end, wrapped) = operation.size.addingReportingOverflow(offset)
+        guard !wrapped else { throw .EINVAL }
+        guard end <= UInt32(VirtualCPU.sidaSize) else { throw .E2BIG }
         if operation.op == KVM_S390_MEMOP_SIDA_READ {
             try UserMemory.writeBytes(try vcpu.readSIDA(offset: offset, count: Int(operation.size)), to: UInt(operation.buf))
         } else {
@@ -278,15 +285,16 @@ extension KVMDevice {
         return 0
     }
 
-    /// KVM_S390_PV_CPU_COMMAND (spec kvm-pv-ioctl.md §1.5, §2.10): only KVM_PV_DUMP exists, and
-    /// it needs a dump in progress, which this host (no dump UVCs) never has. The {rc, rrc}
-    /// write-back to offset 0 follows a handler that ran; here every path fails before it.
+    /// KVM_S390_PV_CPU_COMMAND (spec kvm-pv-ioctl.md §1.5, §2.10): only KVM_PV_DUMP exists
+    /// (any other cmd is EINVAL, not ENOTTY), and its handler needs a dump in progress, which
+    /// this host (no dump UVCs) never has: EINVAL. After the handler, Linux writes {rc, rrc} to
+    /// offset 0 of the struct, over `cmd` (a quirk kept bit for bit); a failing write is EFAULT.
     static func protectedCPUCommand(_ file: VCPUFile, _ argument: UInt) -> Result<Int, Errno> {
         guard HostFirmware.isProtectedVirtualizationHost else { return .failure(.EINVAL) }
         return attempt { () throws(Errno) in
             let command = try UserMemory.read(kvm_pv_cmd.self, from: argument)
-            guard command.flags == 0 else { throw .EINVAL }
-            // cmd != KVM_PV_DUMP → EINVAL (not ENOTTY); then "VM not dumping" → EINVAL.
+            guard command.flags == 0, command.cmd == UInt32(KVM_PV_DUMP.rawValue) else { throw .EINVAL }
+            try UserMemory.write((command.rc, command.rrc), to: argument)
             throw .EINVAL
         }
     }

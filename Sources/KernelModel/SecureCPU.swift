@@ -47,6 +47,8 @@ final class SecureCPU {
     /// pv_grregs: the only general registers the host sees (and the ones it may set).
     let interceptRegisters = UnsafeMutablePointer<UInt64>.allocate(capacity: 16)
     var pendingInstruction: SecureInstruction?
+    /// CPU_SET_STATE OPR_LOAD succeeded: the Ultravisor has a state to run.
+    var loaded = false
 
     init(handle: UInt64) {
         self.handle = handle
@@ -89,6 +91,7 @@ extension VirtualCPU {
         guard let secure = secureCPU, let ultravisor = HostFirmware.ultravisor, let vm else { throw Errno(6) }
         let (response, psw) = ultravisor.setCPUState(secure.handle, state)
         guard response.succeeded else { throw .EINVAL }
+        if state == .operatingLoad { secure.loaded = true }
         if let psw {
             cpu.loadPSW(CPU.PSW(mask: psw.mask, address: psw.address))
         } else if state == .operatingLoad, vm.storage.size >= 8 {
@@ -119,9 +122,14 @@ extension VirtualCPU {
         UnsafeMutableRawBufferPointer(rebasing: secureCPU!.sida[range]).copyBytes(from: bytes)
     }
 
+    /// The SIDA of a protected vCPU is one page (sida_size).
+    public static let sidaSize = SecureCPU.sidaSize
+
+    /// E2BIG past the SIDA's end (checked first, as Linux sizes it even without a SIDA), then
+    /// EINVAL for a vCPU that is not protected.
     private func sidaRange(offset: UInt32, count: Int) throws(Errno) -> Range<Int> {
-        guard secureCPU != nil else { throw .EINVAL }
         guard Int(offset) + count <= SecureCPU.sidaSize else { throw .E2BIG }
+        guard secureCPU != nil else { throw .EINVAL }
         return Int(offset)..<Int(offset) + count
     }
 

@@ -20,6 +20,9 @@ public enum VCPUExit: Sendable, Equatable {
     case interrupted
     /// KVM_EXIT_INTERNAL_ERROR (17): the CPU check-stopped.
     case internalError(String)
+    /// A validity intercept: the state description cannot run (a secure CPU the Ultravisor never
+    /// loaded). Linux's handle_validity makes KVM_RUN fail with EINVAL.
+    case validity
 }
 
 /// SIE interception codes (arch/s390/kvm/kvm-s390.h).
@@ -148,6 +151,7 @@ public final class VirtualCPU: @unchecked Sendable {
             case .operating, .load:
                 break
             }
+            if let secure = secureCPU, !secure.loaded { return .validity }
             let program = pendingProgram.withLock { pending in defer { pending = nil }; return pending }
             completeSecureInstruction(discard: program != nil)
             if let program {

@@ -419,8 +419,8 @@ static void vcpu_ioctls(int kvm) {
     m.op = KVM_S390_MEMOP_LOGICAL_READ;
     CHECK(ERR(ioctl(vcpu, KVM_S390_MEM_OP, &m), EFAULT), "vCPU MEM_OP read into (void*)8: errno %d", ERRNO_NOW);
 
-    // PV commands: not a PV host -> EINVAL, before the struct is read.
-    CHECK(ERR(ioctl(vcpu, KVM_S390_PV_CPU_COMMAND, NULL), EINVAL), "PV_CPU_COMMAND: errno %d", ERRNO_NOW);
+    // PV commands: a PV host reads the struct first (kvm_pv.c covers the rest).
+    CHECK(ERR(ioctl(vcpu, KVM_S390_PV_CPU_COMMAND, NULL), EFAULT), "PV_CPU_COMMAND NULL: errno %d", ERRNO_NOW);
 
     // KVM_RUN: argument, immediate_exit, then sync-register fields.
     CHECK(ERR(ioctl(vcpu, KVM_RUN, 1), EINVAL), "KVM_RUN arg 1: errno %d", ERRNO_NOW);
@@ -477,8 +477,8 @@ static void vcpu_ioctls(int kvm) {
     close(vm);
 }
 
-// KVM_S390_PV_COMMAND: user CPU-state control is switched on first, for every command, even on a
-// host without PV (spec kvm-pv-ioctl.md 1.5); then EINVAL without reading the struct.
+// KVM_S390_PV_COMMAND: user CPU-state control is switched on first, for every command, even one
+// that fails before its struct is read (spec kvm-pv-ioctl.md 1.5).
 static void pv_command(int kvm) {
     int vm = make_vm(kvm);
     int memfd = make_memfd(vm, mib);
@@ -487,9 +487,9 @@ static void pv_command(int kvm) {
     int size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     struct kvm_run *run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
     CHECK(vcpu >= 0 && run != MAP_FAILED, "vCPU");
-    CHECK(ERR(ioctl(vm, KVM_S390_PV_COMMAND, NULL), EINVAL), "PV_COMMAND NULL: EINVAL before the copy: errno %d", ERRNO_NOW);
-    struct kvm_pv_cmd command = { .cmd = KVM_PV_ENABLE, .rc = 0x1111, .rrc = 0x2222 };
-    CHECK(ERR(ioctl(vm, KVM_S390_PV_COMMAND, &command), EINVAL), "PV_COMMAND ENABLE: errno %d", ERRNO_NOW);
+    CHECK(ERR(ioctl(vm, KVM_S390_PV_COMMAND, NULL), EFAULT), "PV_COMMAND NULL: errno %d", ERRNO_NOW);
+    struct kvm_pv_cmd command = { .cmd = KVM_PV_ENABLE, .rc = 0x1111, .rrc = 0x2222, .flags = 1 };
+    CHECK(ERR(ioctl(vm, KVM_S390_PV_COMMAND, &command), EINVAL), "PV_COMMAND ENABLE with flags: errno %d", ERRNO_NOW);
     CHECK(command.rc == 0x1111 && command.rrc == 0x2222 && command.cmd == KVM_PV_ENABLE, "struct not copied back");
     // The side effect: the new (stopped) vCPU is not started by KVM_RUN any more.
     CHECK(ERR(ioctl(vcpu, KVM_RUN, 0), EINVAL), "KVM_RUN after PV_COMMAND on a stopped vCPU: errno %d", ERRNO_NOW);
