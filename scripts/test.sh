@@ -11,5 +11,7 @@ make pv-guests
 swift test --skip-build
 Tests/cli/run.sh
 Tests/cli/mkimage.sh
+Tests/cli/protected.sh
 Tests/c/run.sh
 Tests/cli/bench-kvm.sh
+Tests/cli/bench-boot.sh

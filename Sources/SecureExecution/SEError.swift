@@ -53,7 +53,7 @@ public enum SEHeaderError: Error, Equatable, Sendable {
 }
 
 /// Why a key or a header's inputs were rejected before any header was built or opened (spec §1, §3).
-public enum SEKeyError: Error, Equatable, Sendable {
+public enum SEKeyError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A byte string has the wrong length for its field.
     case invalidLength(field: String, expected: Int, actual: Int)
     /// A padded big-endian field has non-zero bytes in its padding.
@@ -68,4 +68,16 @@ public enum SEKeyError: Error, Equatable, Sendable {
     case invalidPrivateKey(String)
     /// A header needs 1 to 95 key slots (spec §2.1 size limits); `count` host keys were given.
     case invalidHostKeyCount(Int)
+
+    public var description: String {
+        switch self {
+        case .invalidLength(let field, let expected, let actual): "\(field) is \(actual) bytes, not \(expected)"
+        case .nonZeroPadding(let field): "\(field) has non-zero padding"
+        case .invalidP521Key(let field): "\(field) is not a valid P-521 key"
+        case .invalidCertificate(let reason): "not an X.509 certificate: \(reason)"
+        case .hostKeyNotP521: "the host-key document's key is not on secp521r1"
+        case .invalidPrivateKey(let reason): reason
+        case .invalidHostKeyCount(let count): "\(count) host keys given; a header takes 1 to 95"
+        }
+    }
 }
