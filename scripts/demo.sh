@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# The demo, from a fresh Debian machine: installs what is missing, builds the guests and a
-# release s390pv, and boots the demo guest.
+# The demo, from a fresh Debian machine: installs what is missing, builds the guests, the
+# Secure Execution loaders and a release s390pv, seals the hello guest for a host key made here,
+# and boots it as a protected guest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-make guests
+make guests loaders
 swift build -c release
-.build/release/s390pv run Guests/build/hello.elf --append "${S390PV_DEMO_APPEND:-hello from the command line}"
+s390pv=.build/release/s390pv
+make pv-guests S390PV=$s390pv
+key=Guests/build/hostkey/host-key.pem
+echo "== The emulated host: KVM capabilities and the Ultravisor's query values"
+$s390pv info --host-key $key
+echo "== Booting Guests/build/hello-pv.img (a Secure Execution image sealed for $key) protected"
+$s390pv run Guests/build/hello-pv.img --host-key $key
