@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "RestrictedMemory", dependencies: ["CSyscalls"]),
         // KVM-shaped kernel model: VM and vCPU objects, KVM_RUN, interrupts, SIGP, memory ops.
         .target(name: "KernelModel",
-                dependencies: ["S390CPU", "RestrictedMemory", "Ultravisor", "SecureExecution",
+                dependencies: ["S390CPU", "RestrictedMemory", "Ultravisor", "SecureExecution", "CSyscalls",
                                .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: hotPathSettings),
         // The ioctl surface: fds, Linux ioctl numbers and uapi layouts over the kernel model, and

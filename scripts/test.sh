@@ -12,6 +12,7 @@ swift test --skip-build
 Tests/cli/run.sh
 Tests/cli/mkimage.sh
 Tests/cli/protected.sh
+Tests/cli/memtouch.sh
 Tests/c/run.sh
 Tests/cli/bench-kvm.sh
 Tests/cli/bench-boot.sh

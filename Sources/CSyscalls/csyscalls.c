@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "csyscalls.h"
 #include <errno.h>
+#include <string.h>
 
 #ifdef __linux__
 #include <fcntl.h>
@@ -91,3 +92,28 @@ long s390pv_write_own_memory(unsigned long remote, const void *local, unsigned l
 }
 
 int s390pv_fd_is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+static volatile sig_atomic_t fatal_signal;
+
+static void note_fatal_signal(int signal)
+{
+	if (!fatal_signal)
+		fatal_signal = signal;
+}
+
+void s390pv_install_fatal_signal_handlers(void)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction action;
+
+	memset(&action, 0, sizeof(action));
+	action.sa_handler = note_fatal_signal;
+	sigemptyset(&action.sa_mask);
+	for (unsigned int i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], &action, NULL);
+}
+
+int s390pv_fatal_signal_pending(void)
+{
+	return fatal_signal;
+}

@@ -7,6 +7,7 @@ import KernelABI
 /// `enum pv_cmd_id`.
 public enum PVCommandID: UInt32, Sendable, CustomStringConvertible {
     case enable = 0, disable, setSecureParameters, unpack, verify, prepareReset, unshareAll, info
+    case asyncCleanupPrepare = 9, asyncCleanupPerform
 
     /// QEMU's names (KVM_PV_*), for messages.
     public var description: String {
@@ -19,6 +20,8 @@ public enum PVCommandID: UInt32, Sendable, CustomStringConvertible {
         case .prepareReset: "KVM_PV_PREP_RESET"
         case .unshareAll: "KVM_PV_UNSHARE_ALL"
         case .info: "KVM_PV_INFO"
+        case .asyncCleanupPrepare: "KVM_PV_ASYNC_CLEANUP_PREPARE"
+        case .asyncCleanupPerform: "KVM_PV_ASYNC_CLEANUP_PERFORM"
         }
     }
 }
@@ -128,4 +131,6 @@ extension VCPUFd {
 extension KVMSystem {
     /// KVM_CAP_S390_PROTECTED.
     public var isProtectedVirtualizationHost: Bool { checkExtension(KVM_CAP_S390_PROTECTED) == 1 }
+    /// KVM_CAP_S390_PROTECTED_ASYNC_DISABLE.
+    public var hasAsyncProtectedTeardown: Bool { checkExtension(KVM_CAP_S390_PROTECTED_ASYNC_DISABLE) == 1 }
 }

@@ -19,10 +19,11 @@ public enum KVMDevice {
             return 1
         case KVM_CAP_S390_PROTECTED:
             return HostFirmware.isProtectedVirtualizationHost ? 1 : 0
-        // The UV installs no dump calls (PROTECTED_DUMP needs bits 24-27) and async_destroy is
-        // off until asynchronous teardown exists; no host mapping of guest RAM (spec
-        // memory-clock-pidfd.md D1): no guest_memfd flags.
-        case KVM_CAP_S390_PROTECTED_DUMP, KVM_CAP_S390_PROTECTED_ASYNC_DISABLE, KVM_CAP_GUEST_MEMFD_FLAGS:
+        case KVM_CAP_S390_PROTECTED_ASYNC_DISABLE:
+            return ModuleParameters.asyncDestroy && HostFirmware.isProtectedVirtualizationHost ? 1 : 0
+        // The UV installs no dump calls (PROTECTED_DUMP needs bits 24-27); no host mapping of
+        // guest RAM (spec memory-clock-pidfd.md D1): no guest_memfd flags.
+        case KVM_CAP_S390_PROTECTED_DUMP, KVM_CAP_GUEST_MEMFD_FLAGS:
             return 0
         default: return 0
         }

@@ -7,6 +7,8 @@ import Synchronization
 public enum ModuleParameters {
     private struct Values {
         var memoryBackend = Backend.automatic
+        var asyncDestroy = true
+        var teardownWorkers = ProcessInfo.processInfo.activeProcessorCount
         var frozen = false
         var reportedFallbacks = Set<String>()
     }
@@ -22,6 +24,32 @@ public enum ModuleParameters {
         values.withLock { values in
             guard !values.frozen else { return false }
             values.memoryBackend = backend
+            return true
+        }
+    }
+
+    /// kvm.async_destroy (spec kvm-pv-ioctl.md §1.2): asynchronous teardown of protected guests
+    /// (KVM_PV_ASYNC_CLEANUP_*, capability 224). Default on; read-only once a VM exists.
+    public static var asyncDestroy: Bool { values.withLock { $0.asyncDestroy } }
+
+    @discardableResult
+    public static func setAsyncDestroy(_ enabled: Bool) -> Bool {
+        values.withLock { values in
+            guard !values.frozen else { return false }
+            values.asyncDestroy = enabled
+            return true
+        }
+    }
+
+    /// Threads that clear a set-aside configuration's pages in KVM_PV_ASYNC_CLEANUP_PERFORM
+    /// (default: the number of cores). Read-only once a VM exists.
+    public static var teardownWorkers: Int { values.withLock { $0.teardownWorkers } }
+
+    @discardableResult
+    public static func setTeardownWorkers(_ count: Int) -> Bool {
+        values.withLock { values in
+            guard !values.frozen, count >= 1 else { return false }
+            values.teardownWorkers = count
             return true
         }
     }

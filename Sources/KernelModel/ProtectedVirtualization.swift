@@ -3,6 +3,7 @@
 // (../shared/spec/kvm-pv-ioctl.md §2). Reference kernel profile (spec §9 item 1): the 6.2 ABI
 // with the 2023 fixes, the ESCA always allocated (no ENABLE step 1), the SE-header limit of
 // 8192 bytes, no mmu-notifier registration step (nothing here can be interrupted by a signal).
+import CSyscalls
 import Foundation
 import RestrictedMemory
 import Synchronization
@@ -35,6 +36,17 @@ public protocol UserCopy {
 struct ProtectedState {
     /// The current secure configuration; non-zero means "protected".
     var handle: UInt64 = 0
+    /// The one configuration prepared for asynchronous teardown and not yet taken by PERFORM.
+    var setAside: AsideRecord?
+    /// Configurations whose PERFORM was interrupted: destroyed by DISABLE or VM destruction.
+    var needCleanup: [AsideRecord] = []
+}
+
+/// A configuration set aside by KVM_PV_ASYNC_CLEANUP_PREPARE (Linux's pv_vm_to_be_destroyed):
+/// its handle (0 when DESTROY_SEC_CONF_FAST already destroyed it) and its detached memory.
+struct AsideRecord {
+    let handle: UInt64
+    let storage: VMSecureStorage
 }
 
 extension Errno {
@@ -54,6 +66,8 @@ extension VirtualMachine {
     public func protectedVirtualizationCommand(_ command: UInt32, data: UInt64, user: UserCopy) -> PVCommandResult {
         guard let ultravisor = HostFirmware.ultravisor else { return .failure(.EINVAL) }
         guard let command = PVCommand(rawValue: command) else { return .failure(.ENOTTY) }
+        // PERFORM is the one command that runs without the VM lock (spec §2.9).
+        if command == .asyncCleanupPerform { return asyncCleanupPerform(ultravisor) }
         lock.lock()
         defer { lock.unlock() }
         switch command {
@@ -66,8 +80,8 @@ extension VirtualMachine {
         case .unshareAll: return configurationCall { ultravisor.unshareAll($0) }
         case .info: return info(ultravisor, data: data, user: user)
         case .dump: return dump(data: data, user: user)
-        // async_destroy is 0 on this host until asynchronous teardown exists (spec §2.8, §2.9).
-        case .asyncCleanupPrepare, .asyncCleanupPerform: return .failure(.EINVAL)
+        case .asyncCleanupPrepare: return asyncCleanupPrepare(ultravisor)
+        case .asyncCleanupPerform: return .failure(.EINVAL)   // handled above, without the lock
         }
     }
 
@@ -126,18 +140,122 @@ extension VirtualMachine {
         return firstFailure
     }
 
-    /// kvm_s390_pv_deinit_cleanup_all (spec §3.4): destroys the configuration, then makes every
-    /// page of the address space accessible again (the UV clears the secure ones). rc is preset
-    /// to 1 and then taken from DESTROY_SEC_CONF. Context: VM lock held.
+    /// kvm_s390_pv_deinit_cleanup_all (spec §3.4): nothing when no configuration may own pages;
+    /// else destroys the current configuration, the set-aside one and every leftover, then makes
+    /// every page of the address space accessible again (the UV clears the secure ones). rc is
+    /// preset to 1, then taken from DESTROY_SEC_CONF, or from the first failing leftover while
+    /// still 1. Not interruptible. Context: VM lock held.
     func cleanupAll(_ ultravisor: Ultravisor) -> PVCommandResult {
+        guard protectedCount.load(ordering: .relaxed) > 0 else { return .success(nil) }
         var response = UVResponse.executed
         var failed = false
         if protectedState.handle != 0 {
             response = destroyConfiguration(ultravisor)
             failed = !response.succeeded
         }
+        if let record = protectedState.setAside {
+            protectedState.needCleanup.append(record)
+            protectedState.setAside = nil
+        }
+        for record in protectedState.needCleanup {
+            tearDown(record.storage, ultravisor, interruptible: false)
+            let disposed = dispose(record, ultravisor)
+            if disposed.error != nil {
+                failed = true
+                if response.succeeded, let leftover = disposed.response { response = leftover }
+            }
+        }
+        protectedState.needCleanup = []
         destroyAllSecurePages(ultravisor)
         return failed ? .failure(.EIO, response) : .success(response)
+    }
+
+    /// KVM_PV_ASYNC_CLEANUP_PREPARE (spec §2.8). Context: VM lock held. Destroys the secure CPUs,
+    /// then sets the configuration aside: DESTROY_SEC_CONF_FAST when the UV has it, and the VM's
+    /// memory is detached from it, so the next boot starts on fresh memory at once. Linux
+    /// instead clears the memory below 2 GiB here; detaching keeps that observable result (the
+    /// new boot sees no secure or old page anywhere) at O(backing files). The service-signal mask
+    /// is cleared whatever happened. A failure after the CPU step leaves the VM protected with no
+    /// secure CPUs (P0), as in Linux.
+    private func asyncCleanupPrepare(_ ultravisor: Ultravisor) -> PVCommandResult {
+        guard protectedState.handle != 0, ModuleParameters.asyncDestroy else { return .failure(.EINVAL) }
+        defer { floating.isServiceSignalMasked = false }
+        if let failure = destroySecureCPUs(ultravisor) { return .failure(.EIO, failure) }
+        guard protectedState.setAside == nil else { return .failure(.EINVAL) }
+        // A guest limit of at most 2 GiB has a segment-table ASCE, which cannot be replaced (292a7d6fca33).
+        guard memslotEnd > 2 << 30 else { return .failure(.EINVAL) }
+        var handle = protectedState.handle
+        if ultravisor.configuration.fastDestroyAvailable {
+            let response = ultravisor.destroySecureConfigurationFast(handle)
+            guard response.succeeded else { return .failure(.EIO, response) }
+            handle = 0
+        }
+        let storage = secureStorageView!
+        do { try storage.detach(slots: addressSpace.slots, size: memslotEnd) } catch { return .failure(.ENOMEM) }
+        secureStorageView = VMSecureStorage(vm: self, base: addressSpace.base)
+        protectedState.handle = 0
+        protectedState.setAside = AsideRecord(handle: handle, storage: storage)
+        return .success(UVResponse(rc: 1, rrc: 42))
+    }
+
+    /// KVM_PV_ASYNC_CLEANUP_PERFORM (spec §2.9). Context: any thread, without the VM lock, which
+    /// it takes only to take the record (a new PREPARE is allowed from then on) and to queue an
+    /// interrupted one. The record's pages are cleared by the worker pool; a fatal signal stops it
+    /// within one batch, the record goes to needCleanup and the result is rc 1 / rrc 42.
+    private func asyncCleanupPerform(_ ultravisor: Ultravisor) -> PVCommandResult {
+        guard ModuleParameters.asyncDestroy else { return .failure(.EINVAL) }
+        let taken = lock.withLock { () -> AsideRecord? in
+            defer { protectedState.setAside = nil }
+            return protectedState.setAside
+        }
+        guard let record = taken else { return .failure(.EINVAL) }
+        guard tearDown(record.storage, ultravisor, interruptible: true) else {
+            lock.withLock { protectedState.needCleanup.append(record) }
+            return .success(UVResponse(rc: 1, rrc: 42))
+        }
+        return dispose(record, ultravisor)
+    }
+
+    /// Disposal of a set-aside record (§2.9 step 4): DESTROY_SEC_CONF unless the fast destroy
+    /// already happened (then rc/rrc stay as the caller passed them); the count drops on success.
+    private func dispose(_ record: AsideRecord, _ ultravisor: Ultravisor) -> PVCommandResult {
+        var response: UVResponse?
+        if record.handle != 0 {
+            let destroyed = ultravisor.destroySecureConfiguration(record.handle)
+            response = destroyed
+            guard destroyed.succeeded else { return .failure(.EIO, destroyed) }
+        }
+        protectedCount.subtract(1, ordering: .relaxed)
+        ultravisor.storageReleased(record.storage)
+        return .success(response)
+    }
+
+    /// DESTR_SEC_STOR over every populated page of `storage`, on the teardown worker pool: each
+    /// worker takes whole 1 GiB units (no two punch one backing file) in batches of 2 MiB, and
+    /// checks for a fatal signal after every batch when `interruptible`. False if interrupted.
+    @discardableResult
+    func tearDown(_ storage: VMSecureStorage, _ ultravisor: Ultravisor, interruptible: Bool) -> Bool {
+        let units = storage.teardownUnits()
+        let batch: UInt64 = 2 << 20
+        let interrupted = Atomic<Bool>(false)
+        let workers = max(1, min(ModuleParameters.teardownWorkers, units.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for unit in stride(from: worker, to: units.count, by: workers) {
+                for range in units[unit] {
+                    var start = range.lowerBound
+                    while start < range.upperBound {
+                        if interruptible && (interrupted.load(ordering: .relaxed) || s390pv_fatal_signal_pending() != 0) {
+                            interrupted.store(true, ordering: .relaxed)
+                            return
+                        }
+                        let end = min(range.upperBound, start + batch)
+                        _ = ultravisor.destroyPages(storage: storage, start..<end)
+                        start = end
+                    }
+                }
+            }
+        }
+        return !interrupted.load(ordering: .relaxed)
     }
 
     /// kvm_s390_pv_deinit_vm: DESTROY_SEC_CONF; on success the count drops and the PV state is
@@ -146,7 +264,7 @@ extension VirtualMachine {
         let response = ultravisor.destroySecureConfiguration(protectedState.handle)
         if response.succeeded {
             protectedCount.subtract(1, ordering: .relaxed)
-            protectedState = ProtectedState()
+            protectedState.handle = 0
         }
         return response
     }
@@ -156,9 +274,7 @@ extension VirtualMachine {
     private func destroyAllSecurePages(_ ultravisor: Ultravisor) {
         let storage = secureStorage
         for range in storage.populatedRanges(in: 0..<storage.size) {
-            for page in stride(from: range.lowerBound, to: range.upperBound, by: 4096) {
-                _ = ultravisor.destroyPage(storage: storage, guestAddress: page)
-            }
+            _ = ultravisor.destroyPages(storage: storage, range)
         }
     }
 
@@ -256,24 +372,87 @@ extension VirtualMachine {
     }
 }
 
-/// VM storage as the Ultravisor sees it. Holds the VM weakly: a configuration the UV still
-/// tracks must not keep a closed VM alive.
+/// VM storage as the Ultravisor sees it: the VM's guest memory, until KVM_PV_ASYNC_CLEANUP_PREPARE
+/// detaches it. Then it is the old backing files of the set-aside configuration (the VM itself
+/// has fresh ones), which the teardown workers clear. Holds the VM weakly: a configuration the
+/// UV still tracks must not keep a closed VM alive.
 final class VMSecureStorage: SecureStorage, @unchecked Sendable {
+    /// One guest range of detached memory and where it now lives.
+    struct DetachedPart {
+        let guestRange: Range<UInt64>
+        let backing: DetachedBacking
+        let fileOffset: UInt64
+        func fileRange(_ guest: Range<UInt64>) -> Range<UInt64> {
+            let part = guestRange.clamped(to: guest)
+            return part.lowerBound - guestRange.lowerBound + fileOffset ..< part.upperBound - guestRange.lowerBound + fileOffset
+        }
+    }
+
     private weak var vm: VirtualMachine?
     private let base: UnsafeMutableRawPointer
+    private let lock = NSLock()
+    private var detachedParts: [DetachedPart]?
+    private var detachedSize: UInt64 = 0
 
     init(vm: VirtualMachine, base: UnsafeMutableRawPointer) {
         self.vm = vm
         self.base = base
     }
 
-    var size: UInt64 { vm?.memslotEnd ?? 0 }
+    private var parts: [DetachedPart]? { lock.withLock { detachedParts } }
 
-    func hostPointer(_ address: UInt64) -> UnsafeMutableRawPointer { base + Int(address) }
+    var size: UInt64 { lock.withLock { detachedParts == nil ? vm?.memslotEnd ?? 0 : detachedSize } }
 
-    func clear(_ range: Range<UInt64>) { vm?.release(range) }
+    func hostPointer(_ address: UInt64) -> UnsafeMutableRawPointer {
+        guard let parts, let part = parts.first(where: { $0.guestRange.contains(address) }) else { return base + Int(address) }
+        return part.backing.pointer(to: address - part.guestRange.lowerBound + part.fileOffset)
+    }
 
-    func populatedRanges(in range: Range<UInt64>) -> [Range<UInt64>] { vm?.populatedRanges(in: range) ?? [] }
+    func clear(_ range: Range<UInt64>) {
+        guard let parts else { vm?.release(range); return }
+        for part in parts where part.guestRange.overlaps(range) { try? part.backing.release(part.fileRange(range)) }
+    }
+
+    func populatedRanges(in range: Range<UInt64>) -> [Range<UInt64>] {
+        guard let parts else { return vm?.populatedRanges(in: range) ?? [] }
+        return parts.filter { $0.guestRange.overlaps(range) }.flatMap { part in
+            part.backing.populatedRanges(in: part.fileRange(range)).map {
+                $0.lowerBound - part.fileOffset + part.guestRange.lowerBound ..< $0.upperBound - part.fileOffset + part.guestRange.lowerBound
+            }
+        }
+    }
+
+    /// Takes the VM's memory away from the VM: every guest_memfd behind a memslot gets fresh
+    /// backing files, and this storage keeps the old ones. Context: VM lock held.
+    func detach(slots: [GuestAddressSpace.Slot], size: UInt64) throws(MemoryErrno) {
+        var backings: [ObjectIdentifier: DetachedBacking] = [:]
+        var parts: [DetachedPart] = []
+        for slot in slots {
+            let key = ObjectIdentifier(slot.memfd)
+            if backings[key] == nil { backings[key] = try slot.memfd.detachBacking() }
+            parts.append(DetachedPart(guestRange: slot.guestRange, backing: backings[key]!, fileOffset: slot.fileOffset))
+        }
+        lock.withLock {
+            detachedParts = parts
+            detachedSize = size
+        }
+    }
+
+    /// Guest ranges to tear down, one list per 1 GiB region (the VMM's backing-file size), so
+    /// that no two workers punch the same file.
+    func teardownUnits() -> [[Range<UInt64>]] {
+        let unit: UInt64 = 1 << 30
+        var units: [UInt64: [Range<UInt64>]] = [:]
+        for range in populatedRanges(in: 0..<size) {
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let end = min(range.upperBound, (start / unit + 1) * unit)
+                units[start / unit, default: []].append(start..<end)
+                start = end
+            }
+        }
+        return units.keys.sorted().map { units[$0]! }
+    }
 }
 
 extension [UInt8] {

@@ -35,8 +35,9 @@ public final class VirtualMachine: @unchecked Sendable {
     var protectedState = ProtectedState()
     /// mm->context.protected_count: secure configurations that may own pages of this VM.
     let protectedCount = Atomic<Int>(0)
-    /// The storage object the Ultravisor tracks pages by (set once in init).
-    private(set) var secureStorageView: VMSecureStorage!
+    /// The storage object the Ultravisor tracks this VM's pages by; replaced when
+    /// KVM_PV_ASYNC_CLEANUP_PREPARE detaches the memory (guarded by `lock` then).
+    var secureStorageView: VMSecureStorage!
 
     struct Memslot {
         let guestAddress: UInt64
@@ -61,7 +62,7 @@ public final class VirtualMachine: @unchecked Sendable {
 
     /// kvm_arch_destroy_vm: the secure CPUs and every configuration go with the VM.
     deinit {
-        if protectedState.handle != 0, let ultravisor = HostFirmware.ultravisor {
+        if protectedCount.load(ordering: .relaxed) > 0, let ultravisor = HostFirmware.ultravisor {
             for vcpu in vcpuList { _ = vcpu.makeNonSecure(ultravisor) }
             _ = cleanupAll(ultravisor)
         }

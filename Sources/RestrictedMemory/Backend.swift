@@ -160,6 +160,37 @@ final class HostFile: @unchecked Sendable {
         close(old)
     }
 
+    /// The parts of `range` that may hold non-zero bytes in `files`: their allocated extents
+    /// (SEEK_DATA/SEEK_HOLE); memfd_secret, which has no extent queries, reports everything.
+    static func populatedRanges(of files: [HostFile], in range: Range<UInt64>) -> [Range<UInt64>] {
+        // Linux's SEEK_DATA and SEEK_HOLE (GNU extensions Glibc's module map leaves out).
+        let seekData: Int32 = 3, seekHole: Int32 = 4
+        var result: [Range<UInt64>] = []
+        for file in files where file.range.overlaps(range) {
+            let part = file.range.clamped(to: range)
+            guard file.kind != .memfdSecret else { result.append(part); continue }
+            file.lock.withLock { _ in
+                var offset = Int(part.lowerBound - file.fileOffset)
+                let end = Int(part.upperBound - file.fileOffset)
+                while offset < end {
+                    let data = Glibc.lseek(file.fd, offset, seekData)
+                    if data < 0 {
+                        if errno != ENXIO { result.append(UInt64(offset) + file.fileOffset..<part.upperBound) }
+                        break
+                    }
+                    guard data < end else { break }
+                    var hole = Glibc.lseek(file.fd, data, seekHole)
+                    if hole < 0 || hole > end { hole = end }
+                    let start = UInt64(data) & ~(GuestMemfd.pageSize - 1)
+                    let stop = (UInt64(hole) + GuestMemfd.pageSize - 1) & ~(GuestMemfd.pageSize - 1)
+                    result.append(start + file.fileOffset..<min(stop, UInt64(end)) + file.fileOffset)
+                    offset = hole
+                }
+            }
+        }
+        return result
+    }
+
     // MARK: Creation
 
     static func createMemfd(name: String, length: UInt64) throws(MemoryErrno) -> Int32 {

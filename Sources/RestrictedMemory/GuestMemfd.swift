@@ -571,32 +571,31 @@ public final class GuestMemfd: @unchecked Sendable {
     /// The parts of `range` that may hold non-zero bytes: the allocated extents of the backing
     /// files (SEEK_DATA/SEEK_HOLE). A backend without extent queries reports the whole range.
     public func populatedRanges(in range: Range<UInt64>) -> [Range<UInt64>] {
-        let files = state.withLock { $0.files }
-        var result: [Range<UInt64>] = []
-        for file in files where file.range.overlaps(range) {
-            let part = file.range.clamped(to: range)
-            guard file.kind != .memfdSecret else { result.append(part); continue }
-            file.lock.withLock { _ in
-                // Linux's SEEK_DATA and SEEK_HOLE (GNU extensions Glibc's module map leaves out).
-                let seekData: Int32 = 3, seekHole: Int32 = 4
-                var offset = Int(part.lowerBound - file.fileOffset)
-                let end = Int(part.upperBound - file.fileOffset)
-                while offset < end {
-                    let data = Glibc.lseek(file.fd, offset, seekData)
-                    if data < 0 {
-                        if errno != ENXIO { result.append(UInt64(offset) + file.fileOffset..<part.upperBound) }
-                        break
-                    }
-                    guard data < end else { break }
-                    var hole = Glibc.lseek(file.fd, data, seekHole)
-                    if hole < 0 || hole > end { hole = end }
-                    let start = UInt64(data) & ~(Self.pageSize - 1), stop = (UInt64(hole) + Self.pageSize - 1) & ~(Self.pageSize - 1)
-                    result.append(start + file.fileOffset..<min(stop, UInt64(end)) + file.fileOffset)
-                    offset = hole
-                }
+        HostFile.populatedRanges(of: state.withLock { $0.files }, in: range)
+    }
+
+    /// Gives the file fresh, empty backing files and returns the old ones with their contents:
+    /// every mapping of the file (the guest's view) switches to the new files at once, so the
+    /// old contents can be cleared later, off the critical path (asynchronous teardown). O(number
+    /// of backing files): nothing is copied or cleared here. Notifiers see the whole file change.
+    public func detachBacking() throws(MemoryErrno) -> DetachedBacking {
+        let (oldFiles, size, backend) = state.withLock { ($0.files, $0.size, $0.backend) }
+        guard size > 0 else { throw .EINVAL }
+        let descriptors = try Self.makeDescriptors(backend, lengths: oldFiles.map(\.length), name: options.name)
+        let newFiles = zip(oldFiles, descriptors).map { HostFile(kind: backend, fileOffset: $0.fileOffset, length: $0.length, fd: $1) }
+        let range: Range<UInt64> = 0..<size
+        let notifiers = self.notifiers
+        for notifier in notifiers { notifier.invalidateStart(range) }
+        defer { for notifier in notifiers { notifier.invalidateEnd(range) } }
+        try state.withLock { state throws(MemoryErrno) in
+            for mapping in state.mappings {
+                try Self.mapFiles(newFiles, at: UnsafeMutableRawPointer(bitPattern: mapping.address)!, fileOffset: mapping.fileOffset,
+                                  length: mapping.length, protection: mapping.protection)
             }
+            state.files = newFiles
         }
-        return result
+        clearFailures(in: range)
+        return try DetachedBacking(files: oldFiles, size: size)
     }
 
     /// PUNCH_HOLE of [range] clipped to the file: invalidateStart, zap host mappings (D4), release

@@ -457,6 +457,32 @@ public final class Ultravisor: @unchecked Sendable {
         return .executed
     }
 
+    /// DESTR_SEC_STOR over every page of `range` (page aligned) in one call, as a teardown walk
+    /// issues it per page: the same states as `destroyPage`, with the clears of adjacent pages
+    /// merged into one `storage.clear` per run and done outside the page-state lock, so workers
+    /// on disjoint ranges run concurrently.
+    public func destroyPages(storage: any SecureStorage, _ range: Range<UInt64>) -> UVResponse {
+        guard range.lowerBound % uvPageSize == 0, range.upperBound % uvPageSize == 0 else { return .addressNotAligned }
+        guard range.upperBound <= storage.size else { return .addressOutsideStorage }
+        guard let pages = pagesRecord(storage) else { return .executed }
+        var clears: [Range<UInt64>] = []
+        let released = pages.lock.withLock { () -> Bool in
+            guard let owner = pages.owner else { return false }
+            let pageRange = range.lowerBound / uvPageSize ..< range.upperBound / uvPageSize
+            if !(owner.contentsCleared && !owner.alive) {
+                let untouchedSecure = owner.hasRun
+                pages.forEachRun(in: pageRange, where: { $0 == .imported || (untouchedSecure && $0 == .owned) }) { run in
+                    clears.append(run.lowerBound * uvPageSize ..< run.upperBound * uvPageSize)
+                }
+            }
+            for page in pageRange { pages.setState(page, .nonSecure) }
+            return !owner.alive && pages.nonSecureCount == pages.pageCount
+        }
+        for run in clears { storage.clear(run) }
+        if released { releaseIfUnowned(pages) }
+        return .executed
+    }
+
     /// True if the host may read/write every byte of `range` of `storage`: no live or dead secure
     /// configuration owns any page in it, or every page in it is shared or destroyed. False for a
     /// range that leaves the storage.

@@ -19,12 +19,38 @@ public struct MachineConfiguration: Sendable {
     public var trace = false
     /// VM name and UUID the guest sees in STSI 3.2.2 (QEMU's -name and -uuid).
     public var name = "s390pv"
+    /// How a protected guest's old configuration goes at a reboot (QEMU's s390_machine_unprotect).
+    public var teardown = TeardownMode.automatic
     public var uuid = [UInt8](repeating: 0, count: 16)
     public init(imagePath: String) { self.imagePath = imagePath }
 }
 
+/// Teardown of a protected guest at reboot.
+public enum TeardownMode: String, Sendable, CaseIterable {
+    /// QEMU's rule: asynchronous (KVM_PV_ASYNC_CLEANUP_PREPARE and a PERFORM thread) when the
+    /// kernel offers it and memory is above 2 GiB, else KVM_PV_DISABLE.
+    case automatic = "auto"
+    /// Always try PREPARE first (falling back to DISABLE if it fails).
+    case async
+    /// Always KVM_PV_DISABLE.
+    case sync
+}
+
+/// A reboot of a protected guest (DIAG 308 subcode 3): when the guest asked for it, when the
+/// rebooted guest was protected again and started, and when its old configuration was gone.
+public struct ProtectedReboot: Sendable {
+    public var requested: ContinuousClock.Instant
+    public var asynchronous: Bool
+    public var resumed: ContinuousClock.Instant?
+    public var teardownDone: ContinuousClock.Instant?
+}
+
 /// How a run ended.
 public enum RunOutcome: Equatable, Sendable {
+    /// The VMM itself failed (QEMU exits with status 1), e.g. an asynchronous teardown failed.
+    case vmmFailure(String)
+    /// A fatal signal (SIGTERM, SIGINT, SIGHUP) ended the run.
+    case terminated(signal: Int32)
     /// Every CPU stopped; `status` is the guest's `EXIT: STATUS=` value, if it printed one.
     case stopped(status: Int?)
     /// A CPU loaded a disabled-wait PSW: the guest crashed.
@@ -70,6 +96,12 @@ public final class Machine: @unchecked Sendable {
     private let traceOutput: FileHandle
     /// KVM_CAP_S390_PROTECTED: the CPU model has the unpack facility, DIAG 308 subcodes 8-10 work.
     let protectedVirtualizationCapable: Bool
+    /// KVM_CAP_S390_PROTECTED_ASYNC_DISABLE.
+    let asyncTeardownCapable: Bool
+    /// Asynchronous teardowns (async_cleanup threads) still running, under `scheduler`.
+    private var teardownsInFlight = 0
+    /// Reboots of protected guests, under `scheduler` (for `bench reboot`).
+    private var rebootLog: [ProtectedReboot] = []
     /// QEMU's ms->pv: the VM is protected (changed only by the CPU handling a DIAG 308).
     var isProtected: Bool {
         get { scheduler.withLock { protectedFlag } }
@@ -108,6 +140,7 @@ public final class Machine: @unchecked Sendable {
         do throws(KVMError) {
             system = try KVMSystem()
             protectedVirtualizationCapable = system.isProtectedVirtualizationHost
+            asyncTeardownCapable = system.hasAsyncProtectedTeardown
             vm = try system.createVM()
             var memory: [GuestMemfdFd] = []
             var address: UInt64 = 0
@@ -221,7 +254,45 @@ public final class Machine: @unchecked Sendable {
         scheduler.unlock()
         for vcpu in vcpus { vcpu.kick() }
         threadsDone.wait()
+        waitForTeardowns()
         return result
+    }
+
+    /// Ends the run at once (a fatal signal reached the VMM).
+    public func terminate(signal: Int32) { finish(.terminated(signal: signal)) }
+
+    func teardownStarted() { scheduler.withLock { teardownsInFlight += 1 } }
+
+    func teardownFinished() {
+        scheduler.withLock {
+            teardownsInFlight -= 1
+            if let index = rebootLog.firstIndex(where: { $0.asynchronous && $0.teardownDone == nil }) {
+                rebootLog[index].teardownDone = .now
+            }
+            scheduler.broadcast()
+        }
+    }
+
+    /// What happened at each reboot of a protected guest, in order.
+    public var protectedReboots: [ProtectedReboot] { scheduler.withLock { rebootLog } }
+
+    func noteReboot(requested: ContinuousClock.Instant, asynchronous: Bool) {
+        scheduler.withLock {
+            rebootLog.append(ProtectedReboot(requested: requested, asynchronous: asynchronous,
+                                             teardownDone: asynchronous ? nil : .now))
+        }
+    }
+
+    /// The rebooted guest is protected again and its CPU about to run its first instruction.
+    func noteProtectedStart() {
+        scheduler.withLock {
+            if let index = rebootLog.lastIndex(where: { $0.resumed == nil }) { rebootLog[index].resumed = .now }
+        }
+    }
+
+    /// Waits until every asynchronous teardown has finished (the old configurations are gone).
+    public func waitForTeardowns() {
+        scheduler.withLock { while teardownsInFlight > 0 { scheduler.wait() } }
     }
 
     /// One line per CPU: state and PSW (for timeout and crash reports).
@@ -428,8 +499,12 @@ public final class Machine: @unchecked Sendable {
             }
             vcpu.psw = shortPSWAtZero()
         case .reIPL:
+            let requested = ContinuousClock.now
             resetOthers(than: vcpu, clear: true)
-            if protected && !unprotect(vcpu) { return }
+            if protected {
+                guard let asynchronous = unprotect(vcpu) else { return }
+                noteReboot(requested: requested, asynchronous: asynchronous)
+            }
             do throws(KVMError) {
                 var offset: UInt64 = 0
                 for memfd in memory {

@@ -20,7 +20,7 @@ extension Machine {
             try protect(block)
         } catch {
             report(error)
-            guard unprotect(vcpu) else { return }
+            guard unprotect(vcpu) != nil else { return }
             let response = UInt64(error.command.rawValue) << 48 | UInt64(error.rrc) << 32 | UInt64(error.rc) << 16
                 | IPLResponse.cannotEnterProtectedMode
             vcpu.setGPR(responseRegister, response)
@@ -29,6 +29,7 @@ extension Machine {
         do throws(KVMError) { try vcpu.loadProtectedState() } catch {
             return finish(.checkStop(cpu: vcpu.id, reason: "KVM_SET_MP_STATE LOAD failed: \(error)"))
         }
+        noteProtectedStart()
         setOperating(vcpu, true)
     }
 
@@ -47,17 +48,54 @@ extension Machine {
         try vm.protectedVirtualizationCommand(.verify)
     }
 
-    /// s390_machine_unprotect, synchronous path: KVM_PV_DISABLE; a failure ends the machine, as
-    /// QEMU exits. False when the machine has ended.
-    func unprotect(_ vcpu: VCPUFd) -> Bool {
-        guard isProtected else { return true }
-        do throws(PVCommandError) {
-            try vm.protectedVirtualizationCommand(.disable)
-        } catch {
-            finish(.checkStop(cpu: vcpu.id, reason: error.description))
-            return false
+    /// s390_machine_unprotect: the asynchronous teardown when `configuration.teardown` and the
+    /// kernel allow it, else KVM_PV_DISABLE; a failing DISABLE ends the machine, as QEMU exits.
+    /// Whether the teardown is asynchronous; nil when the machine has ended.
+    @discardableResult
+    func unprotect(_ vcpu: VCPUFd) -> Bool? {
+        guard isProtected else { return false }
+        let asynchronous = unprotectAsynchronously()
+        if !asynchronous {
+            do throws(PVCommandError) {
+                try vm.protectedVirtualizationCommand(.disable)
+            } catch {
+                finish(.vmmFailure(error.description))
+                return nil
+            }
         }
         isProtected = false
+        return asynchronous
+    }
+
+    /// s390_pv_vm_try_disable_async: skipped for memory of at most 2 GiB (the kernel refuses a
+    /// segment-table guest) or without KVM_CAP_S390_PROTECTED_ASYNC_DISABLE; otherwise
+    /// KVM_PV_ASYNC_CLEANUP_PREPARE and a detached `async_cleanup` thread issuing PERFORM, whose
+    /// failure ends the machine (QEMU exits with status 1). False to fall back to DISABLE.
+    private func unprotectAsynchronously() -> Bool {
+        switch configuration.teardown {
+        case .sync: return false
+        case .automatic: guard asyncTeardownCapable, configuration.memorySize > 2 << 30 else { return false }
+        case .async: guard asyncTeardownCapable else { return false }
+        }
+        do throws(PVCommandError) {
+            try vm.protectedVirtualizationCommand(.asyncCleanupPrepare)
+        } catch {
+            report(error)
+            return false
+        }
+        let vm = self.vm
+        let thread = Thread { [weak self] in
+            do throws(PVCommandError) {
+                try vm.protectedVirtualizationCommand(.asyncCleanupPerform)
+                self?.teardownFinished()
+            } catch {
+                self?.finish(.vmmFailure(error.description))
+                self?.teardownFinished()
+            }
+        }
+        thread.name = "async_cleanup"
+        teardownStarted()
+        thread.start()
         return true
     }
 

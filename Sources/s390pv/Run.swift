@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSyscalls
 import Foundation
 import KernelModel
 import RestrictedMemory
@@ -27,14 +28,20 @@ struct Run: ParsableCommand {
     @Option(help: "Host object behind guest RAM: memfd, memfdSecret or kvmGuestMemfd (a kernel-model parameter; an unavailable one falls back to memfd).")
     var memoryBackend: Backend = .memfd
     @OptionGroup var hostKeyOptions: HostKeyOptions
+    @Option(help: "Teardown of a protected guest's old configuration at reboot: auto (asynchronous above 2 GiB, as QEMU), async or sync.")
+    var teardown: TeardownMode = .automatic
+    @Option(help: "Threads clearing a set-aside configuration's memory (a kernel-model parameter; default: the number of cores).")
+    var teardownWorkers: Int?
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         if let uuid, UUID(uuidString: uuid) == nil { throw ValidationError("--uuid \(uuid) is not a UUID") }
+        if let teardownWorkers, !(1...256).contains(teardownWorkers) { throw ValidationError("--teardown-workers must be 1 to 256") }
     }
 
     func run() throws {
         ModuleParameters.setMemoryBackend(memoryBackend)
+        if let teardownWorkers { ModuleParameters.setTeardownWorkers(teardownWorkers) }
         hostKeyOptions.install()
         var configuration = MachineConfiguration(imagePath: image)
         configuration.memorySize = memory.bytes
@@ -43,9 +50,11 @@ struct Run: ParsableCommand {
         configuration.timeout = .milliseconds(Int64(timeout * 1000))
         configuration.trace = trace
         configuration.name = name
+        configuration.teardown = teardown
         if let uuid, let parsed = UUID(uuidString: uuid) { configuration.uuid = withUnsafeBytes(of: parsed.uuid) { Array($0) } }
         let machine: Machine
         do { machine = try Machine(configuration) } catch { fail(error.description) }
+        watchFatalSignals(machine)
         let outcome = machine.run()
         switch outcome {
         case .stopped(let status):
@@ -59,11 +68,29 @@ struct Run: ParsableCommand {
             fail("guest crashed: CPU \(cpu) entered a disabled wait, PSW \(psw.hexDescription)", status: ExitStatus.crash)
         case .checkStop(let cpu, let reason):
             fail("guest crashed: CPU \(cpu) check-stopped: \(reason)", status: ExitStatus.crash)
+        case .vmmFailure(let reason):
+            fail(reason, status: ExitStatus.guestFailure)
+        case .terminated(let signal):
+            fail("terminated by signal \(signal) (\(String(cString: strsignal(signal))))", status: 128 + signal)
         case .timeout:
             fail("timeout after \(timeout) s (\(machine.cpuSummary))", status: ExitStatus.timeout)
         }
     }
 }
+
+/// SIGTERM, SIGINT and SIGHUP end the run (and interrupt a teardown in the kernel model, which
+/// sees the same flag, as Linux's fatal_signal_pending); a watcher thread ends the machine.
+private func watchFatalSignals(_ machine: Machine) {
+    s390pv_install_fatal_signal_handlers()
+    let watcher = Thread {
+        while s390pv_fatal_signal_pending() == 0 { usleep(50_000) }
+        machine.terminate(signal: s390pv_fatal_signal_pending())
+    }
+    watcher.name = "signals"
+    watcher.start()
+}
+
+extension TeardownMode: ExpressibleByArgument {}
 
 extension Backend: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument) }
