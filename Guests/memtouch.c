@@ -4,6 +4,8 @@
  * Command line (from -append, or the parmfile sealed into a Secure Execution image): mem=SIZE (K/M/G suffix; default: all storage above the image), reboots=K
  * (default 3), at=ADDR (where the touched range starts; default: the first page after the image),
  * scan=touched (scan only the touched range, for storage too large to scan in the emulator),
+ * scan=none (no scan after a reboot: the teardown benchmark's guest, whose old memory is cleared
+ * while it runs),
  * selfcheck=1 (write the pattern, then scan for it without a reboot: the scan must find every
  * byte; the negative control that shows the scan can see the pattern), keepmem=1 (reboot with
  * DIAG 308 subcode 1, which keeps memory: the scan must find the pattern and the guest fail).
@@ -358,7 +360,10 @@ int main(void)
 		       size_text(storage), size_text(mem), base, reboots,
 		       keepmem ? ", keeping memory (DIAG 308 subcode 1)" : selfcheck ? ", self-check" : "");
 
-	if (boot > 1) {
+	if (boot > 1 && cmdline_is("scan", "none")) {
+		/* For teardown benchmarks: the rebooted guest leaves the CPUs to the teardown workers. */
+		printf("boot %lu/%lu: not scanned (scan=none)\n", boot, boots);
+	} else if (boot > 1) {
 		s = scan_memory(scan_start, scan_end, prev);
 		printf("boot %lu/%lu: previous boot's pattern found: %lu bytes (scanned %s)\n",
 		       boot, boots, s.bytes, size_text(scan_end - scan_start));

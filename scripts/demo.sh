@@ -14,3 +14,7 @@ echo "== The emulated host: KVM capabilities and the Ultravisor's query values"
 $s390pv info --host-key $key
 echo "== Booting Guests/build/hello-pv.img (a Secure Execution image sealed for $key) protected"
 $s390pv run Guests/build/hello-pv.img --host-key $key
+echo "== Rebooting a protected guest 3 times with 4 GiB of memory: each reboot sets the old secure"
+echo "   configuration aside (KVM_PV_ASYNC_CLEANUP_PREPARE) and clears it in the background (PERFORM);"
+echo "   the guest scans all memory after each boot for the previous boot's secret pattern"
+$s390pv run Guests/build/memtouch-pv.img --memory 4G --host-key $key --teardown async --reboot-report

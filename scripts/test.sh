@@ -16,3 +16,4 @@ Tests/cli/memtouch.sh
 Tests/c/run.sh
 Tests/cli/bench-kvm.sh
 Tests/cli/bench-boot.sh
+Tests/cli/bench-reboot.sh

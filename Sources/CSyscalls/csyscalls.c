@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -116,4 +117,11 @@ void s390pv_install_fatal_signal_handlers(void)
 int s390pv_fatal_signal_pending(void)
 {
 	return fatal_signal;
+}
+
+void *s390pv_mremap_fixed(void *old_address, unsigned long length, void *target)
+{
+	void *result = mremap(old_address, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+
+	return result == MAP_FAILED ? NULL : result;
 }

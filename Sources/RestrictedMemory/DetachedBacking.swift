@@ -9,9 +9,14 @@ public final class DetachedBacking: @unchecked Sendable {
     /// A shared mapping of all the files, for the Ultravisor's view of the old pages.
     private let mapping: UnsafeMutableRawPointer
 
-    init(files: [HostFile], size: UInt64) throws(MemoryErrno) {
+    /// `mapping`, if given, is a shared mapping of all of `files` that becomes this backing's.
+    init(files: [HostFile], size: UInt64, mapping existing: UnsafeMutableRawPointer?) throws(MemoryErrno) {
         self.files = files
         self.size = size
+        if let existing {
+            mapping = existing
+            return
+        }
         guard let reserved = Glibc.mmap(nil, Int(size), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
               reserved != MAP_FAILED else { throw .ENOMEM }
         for file in files {

@@ -501,10 +501,7 @@ public final class Machine: @unchecked Sendable {
         case .reIPL:
             let requested = ContinuousClock.now
             resetOthers(than: vcpu, clear: true)
-            if protected {
-                guard let asynchronous = unprotect(vcpu) else { return }
-                noteReboot(requested: requested, asynchronous: asynchronous)
-            }
+            if protected && unprotect(vcpu, rebootRequested: requested) == nil { return }
             do throws(KVMError) {
                 var offset: UInt64 = 0
                 for memfd in memory {

@@ -50,11 +50,12 @@ extension Machine {
 
     /// s390_machine_unprotect: the asynchronous teardown when `configuration.teardown` and the
     /// kernel allow it, else KVM_PV_DISABLE; a failing DISABLE ends the machine, as QEMU exits.
+    /// A reboot (`rebootRequested`: when the guest asked) is logged for `protectedReboots`.
     /// Whether the teardown is asynchronous; nil when the machine has ended.
     @discardableResult
-    func unprotect(_ vcpu: VCPUFd) -> Bool? {
+    func unprotect(_ vcpu: VCPUFd, rebootRequested: ContinuousClock.Instant? = nil) -> Bool? {
         guard isProtected else { return false }
-        let asynchronous = unprotectAsynchronously()
+        let asynchronous = unprotectAsynchronously(rebootRequested: rebootRequested)
         if !asynchronous {
             do throws(PVCommandError) {
                 try vm.protectedVirtualizationCommand(.disable)
@@ -62,6 +63,7 @@ extension Machine {
                 finish(.vmmFailure(error.description))
                 return nil
             }
+            if let rebootRequested { noteReboot(requested: rebootRequested, asynchronous: false) }
         }
         isProtected = false
         return asynchronous
@@ -71,7 +73,7 @@ extension Machine {
     /// segment-table guest) or without KVM_CAP_S390_PROTECTED_ASYNC_DISABLE; otherwise
     /// KVM_PV_ASYNC_CLEANUP_PREPARE and a detached `async_cleanup` thread issuing PERFORM, whose
     /// failure ends the machine (QEMU exits with status 1). False to fall back to DISABLE.
-    private func unprotectAsynchronously() -> Bool {
+    private func unprotectAsynchronously(rebootRequested: ContinuousClock.Instant?) -> Bool {
         switch configuration.teardown {
         case .sync: return false
         case .automatic: guard asyncTeardownCapable, configuration.memorySize > 2 << 30 else { return false }
@@ -94,6 +96,8 @@ extension Machine {
             }
         }
         thread.name = "async_cleanup"
+        // Logged before the thread can finish, so its end finds the record.
+        if let rebootRequested { noteReboot(requested: rebootRequested, asynchronous: true) }
         teardownStarted()
         thread.start()
         return true

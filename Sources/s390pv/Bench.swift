@@ -4,7 +4,7 @@ import VMM
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmarks (reporting as shared/spec/benchmarks.md says).",
-                                                    subcommands: [CPUBench.self, KVMBench.self, BootBench.self])
+                                                    subcommands: [CPUBench.self, KVMBench.self, BootBench.self, RebootBench.self])
 }
 
 /// `s390pv bench cpu`: guest MIPS on the sieve guest, and the same ELF on qemu-system-s390x.

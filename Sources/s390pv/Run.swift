@@ -32,6 +32,8 @@ struct Run: ParsableCommand {
     var teardown: TeardownMode = .automatic
     @Option(help: "Threads clearing a set-aside configuration's memory (a kernel-model parameter; default: the number of cores).")
     var teardownWorkers: Int?
+    @Flag(help: "After the run, print each reboot of the protected guest: teardown path, time to the rebooted guest, time until the old configuration was gone (stderr).")
+    var rebootReport = false
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -56,6 +58,7 @@ struct Run: ParsableCommand {
         do { machine = try Machine(configuration) } catch { fail(error.description) }
         watchFatalSignals(machine)
         let outcome = machine.run()
+        if rebootReport { report(machine.protectedReboots) }
         switch outcome {
         case .stopped(let status):
             switch status {
@@ -75,6 +78,19 @@ struct Run: ParsableCommand {
         case .timeout:
             fail("timeout after \(timeout) s (\(machine.cpuSummary))", status: ExitStatus.timeout)
         }
+    }
+}
+
+/// One stderr line per reboot of a protected guest (`--reboot-report`).
+private func report(_ reboots: [ProtectedReboot]) {
+    func milliseconds(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant?) -> String {
+        guard let to else { return "-" }
+        let duration = to - from
+        return String(format: "%.1f ms", Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15)
+    }
+    for (index, reboot) in reboots.enumerated() {
+        let path = reboot.asynchronous ? "asynchronous teardown" : "synchronous teardown"
+        FileHandle.standardError.write(Data("s390pv: reboot \(index + 1): \(path); protected guest running again after \(milliseconds(reboot.requested, reboot.resumed)); old configuration destroyed after \(milliseconds(reboot.requested, reboot.teardownDone))\n".utf8))
     }
 }
 

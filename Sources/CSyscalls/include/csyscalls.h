@@ -53,6 +53,10 @@ long s390pv_write_own_memory(unsigned long remote, const void *local, unsigned l
 /// 1 if `fd` is an open descriptor of this process.
 int s390pv_fd_is_open(int fd);
 
+/* mremap(old, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, target): the mapping moves to
+ * target (replacing what is there); returns target, or NULL with errno. */
+void *s390pv_mremap_fixed(void *old_address, unsigned long length, void *target);
+
 /* Fatal signals as the kernel model sees them: SIGTERM, SIGINT and SIGHUP set a flag that
  * long kernel work (KVM_PV_ASYNC_CLEANUP_PERFORM) checks between batches, as Linux checks
  * fatal_signal_pending(). Installing is idempotent; the first signal is remembered. */
