@@ -7,7 +7,8 @@ import Synchronization
 public enum ModuleParameters {
     private struct Values {
         var memoryBackend = Backend.automatic
-        var asyncDestroy = true
+        /// kvm.async_destroy=0 at "module load": `S390PV_ASYNC_DESTROY=0` in the environment.
+        var asyncDestroy = ProcessInfo.processInfo.environment["S390PV_ASYNC_DESTROY"] != "0"
         var teardownWorkers = ProcessInfo.processInfo.activeProcessorCount
         var frozen = false
         var reportedFallbacks = Set<String>()

@@ -245,7 +245,13 @@ done
 "$bin" info --host-key "$key" >"$tmp/out" 2>"$tmp/err" </dev/null; status=$?
 want_status 0; want_err_lines 0; want_out "KVM_CAP_S390_PROTECTED (180): 1"
 grep -qE '^ *installed calls:.* SET_SHARED_ACCESS( |$)' "$tmp/out" || why+="no installed-calls line with SET_SHARED_ACCESS; "
-verdict "info: KVM_CAP_S390_PROTECTED 1, SET_SHARED_ACCESS installed"
+want_out "KVM_CAP_S390_PROTECTED_ASYNC_DISABLE (224): 1"
+verdict "info: KVM_CAP_S390_PROTECTED 1, async teardown 1, SET_SHARED_ACCESS installed"
+
+# kvm.async_destroy=0 at "module load": capability 224 is 0.
+S390PV_ASYNC_DESTROY=0 "$bin" info --host-key "$key" >"$tmp/out" 2>"$tmp/err" </dev/null; status=$?
+want_status 0; want_out "KVM_CAP_S390_PROTECTED_ASYNC_DISABLE (224): 0"
+verdict "info with S390PV_ASYNC_DESTROY=0: async teardown capability 0"
 
 echo "protected cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]
