@@ -25,14 +25,14 @@ final class ProtectedFixture {
     let image: SEImage
     let kernel: [UInt8]
 
-    init() throws {
+    init(memory: UInt64 = 16 << 20) throws {
         let ultravisor = try #require(HostFirmware.ultravisor)
         kernel = (0..<0x5000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         var configuration = SEImageConfiguration(kernel: kernel, parmfile: Array("pv test".utf8), hostKeys: [ultravisor.hostPublicKey])
         configuration.plaintextControlFlags = SEImage.defaultPlaintextControlFlags
         let loaders = SEBootLoaders(stage3a: [UInt8](repeating: 0xA3, count: 0x800), stage3bReloc: [UInt8](repeating: 0xB3, count: 0x200))
         image = try SEImage.build(configuration, loaders: loaders, keys: .random())
-        machine = try TestVM(memory: 16 << 20, cpus: 1)
+        machine = try TestVM(memory: memory, cpus: 1)
         try load(image.bytes)
     }
 
@@ -225,5 +225,80 @@ struct ProtectedVirtualizationTests {
         #expect(throws: MemoryOperationError.errno(.EINVAL)) { try vcpu.readLogical(0, count: 8) }
         #expect(fixture.command(.disable) == .success(.executed))
         #expect(!vcpu.isProtected)
+    }
+}
+
+@Suite("KVM_PV_ASYNC_CLEANUP_PREPARE / PERFORM (kvm-pv-ioctl §2.8, §2.9, §3.2)")
+struct AsynchronousTeardownTests {
+    /// Above 2 GiB: the guest_memfd is sparse, so this costs only what is written.
+    static let largeMemory: UInt64 = 3 << 30
+
+    @Test("PREPARE needs protection; PERFORM needs a set-aside configuration (rc/rrc untouched)")
+    func preconditions() throws {
+        let fixture = try ProtectedFixture(memory: Self.largeMemory)
+        #expect(fixture.command(.asyncCleanupPrepare) == .failure(.EINVAL))
+        #expect(fixture.command(.asyncCleanupPerform) == .failure(.EINVAL))
+        #expect(fixture.protect() == .success(.executed))
+        #expect(fixture.command(.asyncCleanupPerform) == .failure(.EINVAL), "PERFORM in P with nothing set aside")
+        #expect(fixture.command(.disable).error == nil)
+    }
+
+    @Test("PREPARE: rc 1 rrc 42, the VM is no longer protected and its memory is fresh; PERFORM destroys the old one once")
+    func prepareAndPerform() throws {
+        let fixture = try ProtectedFixture(memory: Self.largeMemory)
+        let vm = fixture.vm
+        #expect(fixture.protect() == .success(.executed))
+        #expect(fixture.command(.asyncCleanupPrepare) == .success(UVResponse(rc: 1, rrc: 42)))
+        #expect(!vm.isProtected)
+        #expect(vm.protectedCount.load(ordering: .relaxed) == 1, "the set-aside configuration still counts")
+        #expect(vm.lock.withLock { vm.protectedState.setAside != nil })
+        let kernelPage = try #require(fixture.image.components.first).component.address
+        #expect(try vm.readAbsolute(kernelPage, count: 4096) == [UInt8](repeating: 0, count: 4096))
+        #expect(fixture.command(.verify) == .failure(.EINVAL))
+        // The next boot on the same VM while the old configuration is still set aside.
+        try fixture.load(fixture.image.bytes)
+        #expect(fixture.protect() == .success(.executed))
+        #expect(vm.protectedCount.load(ordering: .relaxed) == 2)
+        #expect(fixture.command(.asyncCleanupPerform) == .success(nil), "fast destroy: rc/rrc left as passed")
+        #expect(vm.protectedCount.load(ordering: .relaxed) == 1)
+        #expect(fixture.command(.asyncCleanupPerform) == .failure(.EINVAL))
+        #expect(fixture.command(.disable) == .success(.executed))
+        #expect(vm.protectedCount.load(ordering: .relaxed) == 0)
+    }
+
+    @Test("PREPARE twice without PERFORM: EINVAL, the VM is left protected without secure CPUs; DISABLE cleans everything")
+    func prepareTwice() throws {
+        let fixture = try ProtectedFixture(memory: Self.largeMemory)
+        let vm = fixture.vm
+        #expect(fixture.protect().error == nil)
+        #expect(fixture.command(.asyncCleanupPrepare).error == nil)
+        try fixture.load(fixture.image.bytes)
+        #expect(fixture.protect().error == nil)
+        #expect(fixture.command(.asyncCleanupPrepare) == .failure(.EINVAL))
+        #expect(vm.isProtected && !fixture.machine.vcpus[0].isProtected, "P0: protected, no secure CPUs")
+        #expect(fixture.command(.disable) == .success(.executed))
+        #expect(vm.protectedCount.load(ordering: .relaxed) == 0)
+        #expect(vm.lock.withLock { vm.protectedState.setAside == nil && vm.protectedState.needCleanup.isEmpty })
+        #expect(fixture.command(.asyncCleanupPerform) == .failure(.EINVAL))
+    }
+
+    @Test("a guest of at most 2 GiB cannot be set aside (segment-table ASCE): EINVAL, then DISABLE")
+    func smallGuest() throws {
+        let fixture = try ProtectedFixture()
+        #expect(fixture.protect().error == nil)
+        #expect(fixture.command(.asyncCleanupPrepare) == .failure(.EINVAL))
+        #expect(fixture.vm.isProtected)
+        #expect(fixture.command(.disable) == .success(.executed))
+        #expect(fixture.vm.protectedCount.load(ordering: .relaxed) == 0)
+    }
+
+    @Test("DISABLE of a VM that is not protected is EINVAL even with a set-aside configuration")
+    func disableWithLeftovers() throws {
+        let fixture = try ProtectedFixture(memory: Self.largeMemory)
+        #expect(fixture.protect().error == nil)
+        #expect(fixture.command(.asyncCleanupPrepare).error == nil)
+        #expect(fixture.command(.disable) == .failure(.EINVAL))
+        #expect(fixture.command(.asyncCleanupPerform) == .success(nil))
+        #expect(fixture.vm.protectedCount.load(ordering: .relaxed) == 0)
     }
 }
