@@ -13,6 +13,8 @@ Tests/cli/run.sh
 Tests/cli/mkimage.sh
 Tests/cli/protected.sh
 Tests/cli/memtouch.sh
+Tests/cli/clock.sh
+Tests/cli/detach.sh
 Tests/c/run.sh
 Tests/cli/bench-kvm.sh
 Tests/cli/bench-boot.sh

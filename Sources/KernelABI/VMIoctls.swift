@@ -141,14 +141,29 @@ extension KVMDevice {
         if operation.flags & UInt64(KVM_S390_MEMOP_F_SKEY_PROTECTION) != 0 && operation.key > 0xF { throw .EINVAL }
     }
 
-    /// The TOD group of the VM device attributes (kvm_s390_set_tod / kvm_s390_get_tod).
+    /// The TOD group of the VM device attributes (kvm_s390_set_tod / kvm_s390_get_tod), plus
+    /// s390pv's clock-namespace offset attribute. Setting the TOD sets the VM's clock-namespace
+    /// offset (Linux sets kvm->arch.epoch = tod - host TOD): ERANGE outside epoch 0, EACCES once a
+    /// vCPU has run. For a protected VM the TOD belongs to the Ultravisor and every setter answers
+    /// EOPNOTSUPP, checked after the flags and before the attribute, as kvm_s390_set_tod does.
     static func todAttribute(_ vm: VirtualMachine, _ attribute: kvm_device_attr, request: UInt) throws(Errno) {
         guard attribute.group == KVM_S390_VM_TOD else { throw Errno(6) }   // ENXIO
         if request != S390PV_KVM_HAS_DEVICE_ATTR && attribute.flags != 0 { throw .EINVAL }   // kvm_s390_set/get_tod
-        guard [UInt64(KVM_S390_VM_TOD_LOW), UInt64(KVM_S390_VM_TOD_HIGH), UInt64(KVM_S390_VM_TOD_EXT)].contains(attribute.attr) else {
-            throw Errno(6)
-        }
+        if request == S390PV_KVM_SET_DEVICE_ATTR && vm.isProtected { throw .EOPNOTSUPP }
+        let known = [UInt64(KVM_S390_VM_TOD_LOW), UInt64(KVM_S390_VM_TOD_HIGH), UInt64(KVM_S390_VM_TOD_EXT), S390PV_KVM_S390_VM_TOD_OFFSET]
+        guard known.contains(attribute.attr) else { throw Errno(6) }
         let address = UInt(attribute.addr)
+        if attribute.attr == S390PV_KVM_S390_VM_TOD_OFFSET {
+            switch request {
+            case S390PV_KVM_HAS_DEVICE_ATTR: return
+            case S390PV_KVM_GET_DEVICE_ATTR:
+                // An offset beyond the s64 (about 71 years; set through TOD_EXT) is ERANGE here.
+                guard let offset = Int64(exactly: vm.clockNamespace.offset) else { throw .ERANGE }
+                try UserMemory.write(offset, to: address)
+            default: try vm.setClockOffset(try UserMemory.read(Int64.self, from: address))
+            }
+            return
+        }
         switch (request, Int32(attribute.attr)) {
         case (S390PV_KVM_HAS_DEVICE_ATTR, _):
             return
@@ -161,13 +176,13 @@ extension KVMDevice {
             clock.tod = vm.clock.read()
             try UserMemory.write(clock, to: address)
         case (_, KVM_S390_VM_TOD_LOW):
-            vm.clock.set(try UserMemory.read(UInt64.self, from: address))
+            try vm.setGuestTOD(try UserMemory.read(UInt64.self, from: address))
         case (_, KVM_S390_VM_TOD_HIGH):
             guard try UserMemory.read(UInt8.self, from: address) == 0 else { throw .EINVAL }
         default:
             let clock = try UserMemory.read(kvm_s390_vm_tod_clock.self, from: address)
             guard clock.epoch_idx == 0 else { throw .EINVAL }
-            vm.clock.set(clock.tod)
+            try vm.setGuestTOD(clock.tod)
         }
     }
 }

@@ -134,6 +134,7 @@ public final class VirtualCPU: @unchecked Sendable {
     /// Runs the vCPU until userspace must act. Blocks while the vCPU is stopped or in an enabled
     /// wait; returns `.interrupted` when kicked.
     public func run() -> VCPUExit {
+        vm?.clockNamespace.freeze()   // the first vCPU to run fixes the VM's clock offsets (issue 6)
         while true {
             guard let vm else { return .internalError("the VM of vCPU \(id) no longer exists") }
             if let failure = vm.memoryFailureMessage { return .internalError(failure) }

@@ -15,7 +15,9 @@ public final class VirtualMachine: @unchecked Sendable {
     public let configuration: VMConfiguration
     let addressSpace: GuestAddressSpace
     let model: CPUModel
-    public let clock = TODClock()
+    /// The VM's clock namespace: the guest TOD offset, fixed at the first KVM_RUN (issue 6).
+    public let clockNamespace = ClockNamespace()
+    public var clock: TODClock { clockNamespace.clock }
     let floating = FloatingInterruptions()
     let storageKeys: StorageKeys
     let translationEpoch = TranslationEpoch()

@@ -4,11 +4,16 @@ import Glibc
 #endif
 
 /// The machine's TOD clock: host wall-clock time in TOD units (bit 51 = 1 microsecond, epoch
-/// 1900-01-01) plus a per-machine offset that SET CLOCK (and later the clock namespace) changes.
+/// 1900-01-01) plus a per-machine offset (modulo 2^64, as KVM's epoch) that the VM's clock
+/// namespace sets before the first run and the guest's SET CLOCK changes afterwards.
 /// Shared by all CPUs of a machine; thread-safe.
 public final class TODClock: Sendable {
     /// Microseconds between 1900-01-01 and 1970-01-01.
     static let unixEpochMicroseconds: UInt64 = 2_208_988_800 * 1_000_000
+    /// Seconds between 1900-01-01 (TOD epoch) and 1970-01-01 (Unix epoch).
+    public static let unixEpochSeconds: Int64 = 2_208_988_800
+    /// TOD units per second (bit 51 = 1 microsecond: 4096 units per microsecond).
+    public static let unitsPerSecond: Int64 = 4_096_000_000
     private let offset = Atomic<UInt64>(0)
     private let lastValue = Atomic<UInt64>(0)
 
@@ -42,4 +47,15 @@ public final class TODClock: Sendable {
     public func set(_ value: UInt64) { offset.store(value &- TODClock.hostTOD(), ordering: .relaxed) }
 
     public var currentOffset: UInt64 { offset.load(ordering: .relaxed) }
+
+    /// Sets the offset itself (the clock namespace's value; KVM's epoch).
+    public func setOffset(_ value: UInt64) { offset.store(value, ordering: .relaxed) }
+
+    /// A TOD value for a Unix time (seconds and nanoseconds since 1970-01-01 UTC), or nil when it
+    /// lies outside epoch 0 (1900-01-01 to 2042-09-17).
+    public static func tod(unixSeconds seconds: Int64, nanoseconds: Int64 = 0) -> UInt64? {
+        let units = (Int128(seconds) + Int128(unixEpochSeconds)) * Int128(unitsPerSecond) + Int128(nanoseconds) * 4096 / 1000
+        guard units >= 0, units <= Int128(UInt64.max) else { return nil }
+        return UInt64(units)
+    }
 }

@@ -22,6 +22,8 @@ public struct MachineConfiguration: Sendable {
     /// How a protected guest's old configuration goes at a reboot (QEMU's s390_machine_unprotect).
     public var teardown = TeardownMode.automatic
     public var uuid = [UInt8](repeating: 0, count: 16)
+    /// The guest TOD relative to the host (the VM's clock namespace), set before the first run.
+    public var guestClock = GuestClock.host
     public init(imagePath: String) { self.imagePath = imagePath }
 }
 
@@ -162,6 +164,7 @@ public final class Machine: @unchecked Sendable {
         pendingWork = Array(repeating: [], count: configuration.cpus)
         sclp = ServiceProcessor(vm: vm, memorySize: configuration.memorySize, cpuCount: configuration.cpus,
                                 maxCPUs: configuration.cpus, console: console)
+        try applyGuestClock()
         try ipl()
     }
 

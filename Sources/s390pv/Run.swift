@@ -28,12 +28,14 @@ struct Run: ParsableCommand {
     @Option(help: "Host object behind guest RAM: memfd, memfdSecret or kvmGuestMemfd (a kernel-model parameter; an unavailable one falls back to memfd).")
     var memoryBackend: Backend = .memfd
     @OptionGroup var hostKeyOptions: HostKeyOptions
+    @OptionGroup var clock: ClockOptions
     @Option(help: "Teardown of a protected guest's old configuration at reboot: auto (asynchronous above 2 GiB, as QEMU), async or sync.")
     var teardown: TeardownMode = .automatic
     @Option(help: "Threads clearing a set-aside configuration's memory (a kernel-model parameter; default: the number of cores).")
     var teardownWorkers: Int?
     @Flag(help: "After the run, print each reboot of the protected guest: teardown path, time to the rebooted guest, time until the old configuration was gone (stderr).")
     var rebootReport = false
+    @OptionGroup var detach: DetachOptions
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -42,6 +44,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        detach.start(name: name, image: image, memoryBytes: memory.bytes)
         ModuleParameters.setMemoryBackend(memoryBackend)
         if let teardownWorkers { ModuleParameters.setTeardownWorkers(teardownWorkers) }
         hostKeyOptions.install()
@@ -53,6 +56,7 @@ struct Run: ParsableCommand {
         configuration.trace = trace
         configuration.name = name
         configuration.teardown = teardown
+        clock.apply(to: &configuration)
         if let uuid, let parsed = UUID(uuidString: uuid) { configuration.uuid = withUnsafeBytes(of: parsed.uuid) { Array($0) } }
         let machine: Machine
         do { machine = try Machine(configuration) } catch { fail(error.description) }
