@@ -430,7 +430,10 @@ struct RebootBench: ParsableCommand {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
             return (UInt64(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
         }
-        return (field("VmRSS"), field("VmHWM"))
+        // Resident memory the process holds (anonymous + shared memory, i.e. guest RAM and the
+        // model's allocations), without the program's own file-backed text, which pages in as
+        // code runs for the first time and is not memory the teardown could release.
+        return (field("RssAnon") + field("RssShmem"), field("VmHWM"))
     }
 
     // MARK: Helpers
