@@ -15,6 +15,7 @@ Tests/cli/protected.sh
 Tests/cli/memtouch.sh
 Tests/cli/clock.sh
 Tests/cli/detach.sh
+Tests/cli/fuzz.sh
 Tests/c/run.sh
 Tests/cli/bench-kvm.sh
 Tests/cli/bench-boot.sh

@@ -167,6 +167,9 @@ extension VirtualMachine {
         }
         protectedState.needCleanup = []
         destroyAllSecurePages(ultravisor)
+        // Every page is accessible again: the UV forgets the storage's page states (pages never
+        // populated are zero anyway), or it would keep a table per DISABLE.
+        ultravisor.storageReleased(secureStorage)
         return failed ? .failure(.EIO, response) : .success(response)
     }
 
