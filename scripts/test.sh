@@ -16,6 +16,7 @@ Tests/cli/memtouch.sh
 Tests/cli/clock.sh
 Tests/cli/detach.sh
 Tests/cli/fuzz.sh
+Tests/cli/tamper.sh
 Tests/c/run.sh
 Tests/cli/bench-kvm.sh
 Tests/cli/bench-boot.sh
