@@ -112,7 +112,7 @@ extension KVMDevice {
         try validateMemoryOperation(operation, supportedFlags: UInt64(KVM_S390_MEMOP_F_SKEY_PROTECTION | KVM_S390_MEMOP_F_CHECK_ONLY))
         let count = Int(operation.size)
         let readOnly = operation.op == KVM_S390_MEMOP_ABSOLUTE_READ
-        guard operation.gaddr < vm.memorySize, UInt64(count) <= vm.memorySize - operation.gaddr else {
+        guard vm.isMapped(operation.gaddr, count) else {
             return Int(ProgramInterruptionCode.addressing.rawValue)
         }
         if operation.flags & UInt64(KVM_S390_MEMOP_F_CHECK_ONLY) != 0 { return 0 }

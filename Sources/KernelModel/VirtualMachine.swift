@@ -268,12 +268,24 @@ public final class VirtualMachine: @unchecked Sendable {
     /// and copies nothing.
     private func checkAbsolute(_ address: UInt64, _ count: Int) throws(MemoryOperationError) {
         guard count >= 0, count <= 65536 else { throw .errno(.E2BIG) }
-        let size = storageSize
-        guard address < size, UInt64(count) <= size - address else { throw .programException(.addressing) }
+        guard isMapped(address, count) else { throw .programException(.addressing) }
         if protectedCount.load(ordering: .relaxed) > 0, let ultravisor = HostFirmware.ultravisor,
            !ultravisor.isHostAccessible(storage: secureStorage, address..<address + UInt64(count)) {
             throw .errno(.EINVAL)
         }
+    }
+
+    /// Whether every byte of [address, address + count) lies in some memslot (KVM's absolute
+    /// MEM_OP reaches any memslot, also one beyond a gap the CPUs cannot address).
+    public func isMapped(_ address: UInt64, _ count: Int) -> Bool {
+        let (end, overflow) = address.addingReportingOverflow(UInt64(max(count, 1)))
+        guard !overflow else { return false }
+        var cursor = address
+        while cursor < end {
+            guard let slot = addressSpace.slot(containing: cursor) else { return false }
+            cursor = slot.guestRange.upperBound
+        }
+        return true
     }
 
     // MARK: KVM_S390_INTERRUPT (floating)

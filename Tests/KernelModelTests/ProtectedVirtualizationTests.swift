@@ -302,3 +302,22 @@ struct AsynchronousTeardownTests {
         #expect(fixture.vm.protectedCount.load(ordering: .relaxed) == 0)
     }
 }
+
+@Suite("KVM_S390_MEM_OP absolute")
+struct AbsoluteMemoryOperationTests {
+    /// Found by `s390pv fuzz --seed 20261122` (call #626614): an absolute read in a memslot beyond
+    /// a gap was an addressing exception; KVM reaches every memslot.
+    @Test("reaches a memslot beyond a gap that the CPUs cannot address")
+    func memslotBeyondGap() throws {
+        let vm = try KVM.createVM(VMConfiguration(memorySize: 32 << 20))
+        let high: UInt64 = 4 << 30
+        let memfd = try vm.createGuestMemfd(size: 1 << 20, flags: 0)
+        try vm.setMemoryRegion(slot: 1, flags: 1 << 2, guestAddress: high, size: 1 << 20, userspaceAddress: 0,
+                               memfd: .success(memfd), memfdOffset: 0)
+        #expect(vm.memorySize == 32 << 20, "the CPUs see the run from 0 only")
+        try vm.writeAbsolute(high + 0x19BD2, [1, 2, 3])
+        #expect(try vm.readAbsolute(high + 0x19BD2, count: 3795).prefix(3) == [1, 2, 3])
+        #expect(throws: MemoryOperationError.programException(.addressing)) { try vm.readAbsolute(high - 4096, count: 16) }
+        #expect(throws: MemoryOperationError.programException(.addressing)) { try vm.readAbsolute(high + (1 << 20) - 8, count: 16) }
+    }
+}
