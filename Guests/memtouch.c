@@ -26,157 +26,25 @@
 
 #define DIAG308_LOAD_NORMAL	1
 #define DIAG308_REIPL		3
-#define DIAG308_SET		5
-#define DIAG308_STORE		6
-#define DIAG308_RC_OK		0x0001
-#define DIAG308_RC_NOCONFIG	0x0102
 
 #define SHORT_PSW_64	0x0008000180000000UL
 #define MAGIC		0x5056534543524554UL	/* "PVSECRET" */
 #define RECORD		32UL
 #define CHUNK		256UL			/* the scan compares this much at a time with zeros */
 
-/* CCW-type IPL parameter block, as in diag308.c. */
-struct iplb {
-	uint32_t len;			/* 0 */
-	uint8_t reserved0[3];
-	uint8_t version;		/* 7 */
-	uint32_t blk0_len;		/* 8 */
-	uint8_t pbt;			/* 12: 2 = CCW */
-	uint8_t flags;
-	uint16_t reserved1;
-	uint8_t loadparm[8];		/* 16: the boot number, EBCDIC digits */
-	uint8_t reserved2[85];		/* 24: start of the CCW block */
-	uint8_t ssid;			/* 109 */
-	uint16_t devno;			/* 110 */
-	uint8_t vm_flags;		/* 112 */
-	uint8_t reserved3[3];
-	uint32_t vm_parm_len;		/* 116 */
-	uint8_t nss_name[8];		/* 120: "MEMTOUCH" in EBCDIC marks our block */
-	uint8_t vm_parm[64];		/* 128 */
-	uint8_t reserved4[8];		/* 192 */
-} __attribute__((packed));
-
-_Static_assert(sizeof(struct iplb) == 200, "CCW IPLB is 200 bytes");
-
-static const uint8_t ebcdic_marker[8] = { 0xd4, 0xc5, 0xd4, 0xe3, 0xd6, 0xe4, 0xc3, 0xc8 };	/* MEMTOUCH */
-
-static uint8_t iplb_page[4096] __attribute__((aligned(4096)));
 static const uint8_t zeros[CHUNK] __attribute__((aligned(256)));
 
 extern char __bss_end[];
 
-/* DIAG 308 with R1 = 2 (address), R1+1 = 3 (response), R3 = 4 (subcode); returns R1+1. */
-static uint64_t diag308(uint64_t subcode, void *addr)
-{
-	register uint64_t r2 asm("2") = (uintptr_t)addr;
-	register uint64_t r3 asm("3") = 0;
-	register uint64_t r4 asm("4") = subcode;
-
-	asm volatile("diag %[a],%[sc],0x308" : [a] "+d"(r2), "+d"(r3) : [sc] "d"(r4) : "cc", "memory");
-	return r3;
-}
-
-/* The boot number kept in the stored IPL parameter block; 0 when there is none of ours. */
+/* The boot number kept across reboots in the machine's IPL block; 0 when there is none of ours. */
 static unsigned long stored_boot(void)
 {
-	struct iplb *b = (void *)iplb_page;
-	unsigned long n = 0;
-	uint64_t rc;
+	unsigned long n;
 
-	memset(iplb_page, 0, sizeof(iplb_page));
-	rc = diag308(DIAG308_STORE, iplb_page);
-	if (rc == DIAG308_RC_NOCONFIG)
-		return 0;
-	if (rc != DIAG308_RC_OK) {
-		printf("memtouch: DIAG 308 subcode 6 answered 0x%lx\n", rc);
-		return 0;
-	}
-	if (b->pbt != 2 || memcmp(b->nss_name, ebcdic_marker, sizeof(ebcdic_marker)))
-		return 0;
-	for (unsigned int i = 0; i < sizeof(b->loadparm); i++) {
-		if (b->loadparm[i] < 0xf0 || b->loadparm[i] > 0xf9)
-			return 0;
-		n = n * 10 + (b->loadparm[i] - 0xf0);
-	}
-	return n;
+	return ipl_state_load("MEMTOUCH", &n, NULL, 0) ? n : 0;
 }
 
-static bool store_boot(unsigned long n)
-{
-	struct iplb *b = (void *)iplb_page;
-	uint64_t rc;
-
-	memset(iplb_page, 0, sizeof(iplb_page));
-	b->len = sizeof(*b);
-	b->version = 1;
-	b->blk0_len = sizeof(*b) - 8;
-	b->pbt = 2;
-	for (int i = sizeof(b->loadparm) - 1; i >= 0; i--, n /= 10)
-		b->loadparm[i] = 0xf0 + n % 10;
-	memcpy(b->nss_name, ebcdic_marker, sizeof(ebcdic_marker));
-	rc = diag308(DIAG308_SET, iplb_page);
-	if (rc != DIAG308_RC_OK)
-		printf("memtouch: DIAG 308 subcode 5 answered 0x%lx\n", rc);
-	return rc == DIAG308_RC_OK;
-}
-
-/* Separators of command-line words: a parmfile usually ends with a newline. */
-static bool separator(char c)
-{
-	return c == ' ' || c == '\n' || c == '\t' || c == '\r';
-}
-
-/* The value of "key=..." on the command line (up to the next separator), or NULL. */
-static const char *cmdline_value(const char *key)
-{
-	const char *p = cmdline();
-	size_t klen = strlen(key);
-
-	while (*p) {
-		while (separator(*p))
-			p++;
-		if (!strncmp(p, key, klen) && p[klen] == '=')
-			return p + klen + 1;
-		while (*p && !separator(*p))
-			p++;
-	}
-	return NULL;
-}
-
-/*
- * "key=N" (decimal; with suffixes, also K, M or G), or def when absent or malformed. Not the
- * runtime's cmdline_ulong, which takes only a space as separator.
- */
-static uint64_t cmdline_number(const char *key, uint64_t def, bool suffixes)
-{
-	const char *p = cmdline_value(key);
-	uint64_t v;
-
-	if (!p || *p < '0' || *p > '9')
-		return def;
-	for (v = 0; *p >= '0' && *p <= '9'; p++)
-		v = v * 10 + (*p - '0');
-	if (suffixes) {
-		switch (*p) {
-		case 'K': case 'k': v <<= 10; p++; break;
-		case 'M': case 'm': v <<= 20; p++; break;
-		case 'G': case 'g': v <<= 30; p++; break;
-		}
-	}
-	return (*p == '\0' || separator(*p)) ? v : def;
-}
-
-static uint64_t cmdline_size(const char *key, uint64_t def) { return cmdline_number(key, def, true); }
-static uint64_t cmdline_count(const char *key, uint64_t def) { return cmdline_number(key, def, false); }
-
-static bool cmdline_is(const char *key, const char *value)
-{
-	const char *p = cmdline_value(key);
-	size_t vlen = strlen(value);
-
-	return p && !strncmp(p, value, vlen) && (p[vlen] == '\0' || separator(p[vlen]));
-}
+static bool store_boot(unsigned long n) { return ipl_state_store("MEMTOUCH", n, NULL, 0); }
 
 /*
  * Fills [start, end) with records of this boot: one STMG of eight registers stores two records,
@@ -286,7 +154,7 @@ static void reboot(bool keepmem)
 	 */
 	if (keepmem)
 		*(volatile uint64_t *)&lowcore = SHORT_PSW_64 | 0x10000;
-	diag308(subcode, 0);
+	diag308_call(subcode, 0);
 	printf("memtouch: DIAG 308 subcode %lu returned: no reboot\n", subcode);
 	exit(1);
 }
@@ -313,9 +181,9 @@ int main(void)
 	bool selfcheck, keepmem;
 	struct scan s;
 
-	reboots = cmdline_count("reboots", 3);
-	selfcheck = cmdline_count("selfcheck", 0) != 0;
-	keepmem = cmdline_count("keepmem", 0) != 0;
+	reboots = cmdline_ulong("reboots", 3);
+	selfcheck = cmdline_ulong("selfcheck", 0) != 0;
+	keepmem = cmdline_ulong("keepmem", 0) != 0;
 	boots = reboots + 1;
 	image_end = ((uint64_t)(uintptr_t)__bss_end + 4095) & ~4095UL;
 	base = cmdline_size("at", image_end);

@@ -25,25 +25,49 @@ const char *cmdline(void)
 	return line;
 }
 
-unsigned long cmdline_ulong(const char *key, unsigned long def)
+const char *cmdline_value(const char *key)
 {
 	size_t klen = strlen(key);
 	const char *p = cmdline_area;
-	unsigned long v;
 
 	while (*p) {
 		while (separator(*p))
 			p++;
-		if (!strncmp(p, key, klen) && p[klen] == '=') {
-			p += klen + 1;
-			if (*p < '0' || *p > '9')
-				return def;
-			for (v = 0; *p >= '0' && *p <= '9'; p++)
-				v = v * 10 + (*p - '0');
-			return (separator(*p) || *p == '\0') ? v : def;
-		}
+		if (!strncmp(p, key, klen) && p[klen] == '=')
+			return p + klen + 1;
 		while (*p && !separator(*p))
 			p++;
 	}
-	return def;
+	return NULL;
+}
+
+/* "key=N" (decimal; with `suffixes`, also K, M or G), or def when absent or malformed. */
+static unsigned long cmdline_number(const char *key, unsigned long def, bool suffixes)
+{
+	const char *p = cmdline_value(key);
+	unsigned long v;
+
+	if (!p || *p < '0' || *p > '9')
+		return def;
+	for (v = 0; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (*p - '0');
+	if (suffixes) {
+		switch (*p) {
+		case 'K': case 'k': v <<= 10; p++; break;
+		case 'M': case 'm': v <<= 20; p++; break;
+		case 'G': case 'g': v <<= 30; p++; break;
+		}
+	}
+	return (*p == '\0' || separator(*p)) ? v : def;
+}
+
+unsigned long cmdline_ulong(const char *key, unsigned long def) { return cmdline_number(key, def, false); }
+unsigned long cmdline_size(const char *key, unsigned long def) { return cmdline_number(key, def, true); }
+
+bool cmdline_is(const char *key, const char *value)
+{
+	const char *p = cmdline_value(key);
+	size_t vlen = strlen(value);
+
+	return p && !strncmp(p, value, vlen) && (p[vlen] == '\0' || separator(p[vlen]));
 }

@@ -97,6 +97,22 @@ int main(void);
 const char *cmdline(void);
 /* Value of "key=N" on the command line, or def when absent or malformed. */
 unsigned long cmdline_ulong(const char *key, unsigned long def);
+/* "key=SIZE" with an optional K, M or G suffix, or def. */
+unsigned long cmdline_size(const char *key, unsigned long def);
+/* The text after "key=" (up to the next white space), or NULL. */
+const char *cmdline_value(const char *key);
+/* True when the command line has exactly "key=value". */
+bool cmdline_is(const char *key, const char *value);
+
+/* ---- iplstate.c: a few bytes a guest keeps across a re-IPL (DIAG 308 subcode 3) ----
+ * Protected memory is cleared at a reboot, but the machine keeps the IPL parameter block set
+ * with DIAG 308 subcode 5: the state goes into a CCW-type block, marked by `marker` (8 ASCII
+ * characters, in the NSS name field), a counter in the loadparm (8 EBCDIC digits)
+ * and up to 64 bytes in the VM parameter field. */
+/* DIAG 308 with R1 = 2 (address), R1+1 = 3 (response), R3 = 4 (subcode); returns R1+1. */
+uint64_t diag308_call(uint64_t subcode, void *addr);
+bool ipl_state_load(const char marker[8], unsigned long *counter, void *data, unsigned int length);
+bool ipl_state_store(const char marker[8], unsigned long counter, const void *data, unsigned int length);
 
 /* ---- Control registers, PSW, CPU address ---- */
 
