@@ -241,7 +241,8 @@ extension KVMDevice {
                                                                          | KVM_S390_MEMOP_F_CHECK_ONLY | KVM_S390_MEMOP_F_SKEY_PROTECTION))
         guard operation.ar < 16 else { throw .EINVAL }
         let count = Int(operation.size)
-        do {
+        let inject = operation.flags & UInt64(KVM_S390_MEMOP_F_INJECT_EXCEPTION) != 0
+        return try memoryOperationResult({
             if operation.op == KVM_S390_MEMOP_LOGICAL_READ {
                 let bytes = try vcpu.readLogical(operation.gaddr, count: count)
                 if operation.flags & UInt64(KVM_S390_MEMOP_F_CHECK_ONLY) == 0 { try UserMemory.writeBytes(bytes, to: UInt(operation.buf)) }
@@ -250,19 +251,9 @@ extension KVMDevice {
             } else {
                 try vcpu.writeLogical(operation.gaddr, try UserMemory.readBytes(from: UInt(operation.buf), count: count))
             }
-        } catch let error as Errno {
-            throw error
-        } catch MemoryOperationError.programException(let code) {
-            if operation.flags & UInt64(KVM_S390_MEMOP_F_INJECT_EXCEPTION) != 0 {
-                vcpu.injectProgramInterruption(code, ilc: 0)
-            }
-            return Int(code.rawValue)
-        } catch MemoryOperationError.errno(let error) {
-            throw error
-        } catch {
-            throw .EFAULT
-        }
-        return 0
+        }, onProgram: { code in
+            if inject { vcpu.injectProgramInterruption(code, ilc: 0) }
+        })
     }
 }
 

@@ -116,15 +116,25 @@ extension KVMDevice {
             return Int(ProgramInterruptionCode.addressing.rawValue)
         }
         if operation.flags & UInt64(KVM_S390_MEMOP_F_CHECK_ONLY) != 0 { return 0 }
-        do {
+        return try memoryOperationResult {
             if readOnly {
                 try UserMemory.writeBytes(try vm.readAbsolute(operation.gaddr, count: count), to: UInt(operation.buf))
             } else {
                 try vm.writeAbsolute(operation.gaddr, try UserMemory.readBytes(from: UInt(operation.buf), count: count))
             }
+        }
+    }
+
+    /// The result of a MEM_OP's access: 0, or the program-interruption code the access raised (a
+    /// positive ioctl result, after `onProgram`); an errno from the model or a user copy is thrown.
+    static func memoryOperationResult(_ access: () throws -> Void,
+                                      onProgram: (ProgramInterruptionCode) -> Void = { _ in }) throws(Errno) -> Int {
+        do {
+            try access()
         } catch let error as Errno {
             throw error
         } catch MemoryOperationError.programException(let code) {
+            onProgram(code)
             return Int(code.rawValue)
         } catch MemoryOperationError.errno(let error) {
             throw error
