@@ -108,12 +108,10 @@ struct Fuzz: ParsableCommand {
             print("fuzz: seed \(seed), \(calls) calls over \(vms) VMs (single-threaded)")
             let engine = FuzzEngine(environment: environment, vmSlots: vms)
             var generator = FuzzGenerator(seed: seed, vmSlots: vms, facts: facts)
-            var ops: [FuzzOp] = []
             var firstFailure: Int? = nil
             var index = 0
             while engine.calls < calls {
                 let op = generator.next(engine: engine)
-                ops.append(op)
                 let before = engine.findings.count, knownBefore = engine.known.count
                 engine.execute(op, index: index)
                 if engine.known.count > knownBefore && knownBefore < 3 {
@@ -137,12 +135,15 @@ struct Fuzz: ParsableCommand {
             if firstFailure == nil && FuzzResources.settled(comparedWith: start).fds > start.fds {
                 // A descriptor leak: minimise the whole run against "leaks after closing everything".
                 print("fuzz: LEAK seed \(seed): \(FuzzResources.now().fds - start.fds) descriptors left after closing every VM")
-                firstFailure = ops.count - 1
+                firstFailure = index - 1
                 signature = FuzzMinimiser.leakSignature
             }
             if let firstFailure {
+                // The calls are not kept during the run (10^7 of them would cost gigabytes): the
+                // generator, driven by the same seed, makes them again.
+                let ops = FuzzGenerator.sequence(seed: seed, count: firstFailure + 1, environment: environment, vmSlots: vms)
                 let minimal = FuzzMinimiser(environment: environment, vmSlots: vms, signature: signature, seconds: minimiseSeconds)
-                    .minimise(Array(ops[0...firstFailure]))
+                    .minimise(ops)
                 report.minimalLength = minimal.count
                 print("fuzz: minimal sequence for seed \(seed) (\(minimal.count) of \(firstFailure + 1) ops; `s390pv fuzz --replay FILE`):")
                 let encoder = JSONEncoder()
@@ -926,6 +927,22 @@ struct FuzzGenerator {
         random = SplitMix64(seed: seed)
         self.vmSlots = vmSlots
         self.facts = facts
+    }
+
+    /// The first `count` calls of the single-threaded run with `seed`, made again by executing
+    /// them on a fresh engine (the generator follows the engine's state: open fds, VM states).
+    static func sequence(seed: UInt64, count: Int, environment: FuzzEnvironment, vmSlots: Int) -> [FuzzOp] {
+        let engine = FuzzEngine(environment: environment, vmSlots: vmSlots)
+        var generator = FuzzGenerator(seed: seed, vmSlots: vmSlots, facts: environment.facts)
+        var ops: [FuzzOp] = []
+        ops.reserveCapacity(count)
+        for index in 0..<count {
+            let op = generator.next(engine: engine)
+            ops.append(op)
+            engine.execute(op, index: index)
+        }
+        engine.shutdown()
+        return ops
     }
 
     private mutating func garbageAddress() -> FuzzPlacement {
