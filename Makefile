@@ -22,7 +22,7 @@ RT_START := $(RT_OUT)/start.o
 RT_LIB	:= $(RT_OUT)/libruntime.a
 RT_OBJS	:= $(patsubst $(RT_DIR)/%.c,$(RT_OUT)/%.o,$(wildcard $(RT_DIR)/*.c))
 
-GUESTS	:= hello cpu-selftest smp timers sieve sclp-checks diag308 sigp-checks uv-guest memtouch clock
+GUESTS	:= hello cpu-selftest smp timers sieve sclp-checks diag308 sigp-checks uv-guest memtouch clock secret
 # cpu-selftest once more with -march=zEC12, so the zEC12-level instructions are covered.
 ELFS	:= $(GUESTS:%=$(G_OUT)/%.elf) $(G_OUT)/cpu-selftest-zec12.elf
 
@@ -110,7 +110,7 @@ $(LD_OUT)/%.bin: $(LD_OUT)/%.elf
 #   make pv-guests   builds Guests/build/<name>-pv.img; needs `swift build` (S390PV) and the loaders
 .PHONY: pv-guests
 S390PV	?= .build/debug/s390pv
-PV_GUESTS := hello uv-guest memtouch clock
+PV_GUESTS := hello uv-guest memtouch clock secret
 PV_HKD	:= $(G_OUT)/hostkey/host-key.crt
 
 pv-guests: $(PV_GUESTS:%=$(G_OUT)/%-pv.img)
@@ -127,6 +127,8 @@ $(G_OUT)/memtouch-pv.img: PARMFILE = -p $(G_DIR)/memtouch-pv.parm
 $(G_OUT)/memtouch-pv.img: $(G_DIR)/memtouch-pv.parm
 $(G_OUT)/clock-pv.img: PARMFILE = -p $(G_DIR)/clock-pv.parm
 $(G_OUT)/clock-pv.img: $(G_DIR)/clock-pv.parm
+$(G_OUT)/secret-pv.img: PARMFILE = -p $(G_DIR)/secret-pv.parm
+$(G_OUT)/secret-pv.img: $(G_DIR)/secret-pv.parm
 
 $(G_OUT)/%-pv.img: $(G_OUT)/%.raw $(PV_HKD) $(LD_OUT)/stage3a.bin $(LD_OUT)/stage3b_reloc.bin
 	$(S390PV) mkimage --no-component-check --overwrite --loaders $(LD_OUT) \

@@ -87,6 +87,8 @@ public enum MemoryAccessFailure: Error, Equatable {
 public final class VMFd: @unchecked Sendable {
     let fd: Int32
     let runPageSize: Int
+    /// The descriptor number (rust-vmm's AsRawFd), for tools that issue raw ioctls on it.
+    public var descriptor: Int32 { fd }
 
     init(fd: Int32, runPageSize: Int) {
         self.fd = fd
@@ -171,6 +173,8 @@ func memoryOperation(_ fd: Int32, _ op: Int32, _ address: UInt64, _ buffer: Unsa
 public final class GuestMemfdFd: @unchecked Sendable {
     let fd: Int32
     init(fd: Int32) { self.fd = fd }
+    /// The descriptor number (rust-vmm's AsRawFd), for tools that issue raw calls on it.
+    public var descriptor: Int32 { fd }
     deinit { _ = KVMDevice.close(fd) }
 
     /// fallocate(PUNCH_HOLE | KEEP_SIZE): the guest reads zeros there afterwards.

@@ -21,6 +21,8 @@ public enum VCPUExit: Equatable, Sendable {
 public final class VCPUFd: @unchecked Sendable {
     let fd: Int32
     public let id: Int
+    /// The descriptor number (rust-vmm's AsRawFd), for tools that issue raw ioctls on it.
+    public var descriptor: Int32 { fd }
     let runPage: UnsafeMutablePointer<kvm_run>
     let runPageSize: Int
 

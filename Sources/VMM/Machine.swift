@@ -24,7 +24,19 @@ public struct MachineConfiguration: Sendable {
     public var uuid = [UInt8](repeating: 0, count: 16)
     /// The guest TOD relative to the host (the VM's clock namespace), set before the first run.
     public var guestClock = GuestClock.host
+    /// Called on the vCPU thread that handles a guest's re-IPL (DIAG 308 subcode 3), before
+    /// anything is torn down: the isolation harness (`s390pv isolation`) tries its reads here.
+    public var beforeReIPL: (@Sendable (MachineDescriptors) -> Void)?
     public init(imagePath: String) { self.imagePath = imagePath }
+}
+
+/// The machine's KVM descriptors, for tools that act as a (hostile) VMM through raw ioctls.
+public struct MachineDescriptors: Sendable {
+    public var vm: Int32
+    public var vcpus: [Int32]
+    public var guestMemfds: [Int32]
+    /// The vCPU that is handling the intercept.
+    public var currentVCPU: Int32
 }
 
 /// Teardown of a protected guest at reboot.
@@ -503,6 +515,8 @@ public final class Machine: @unchecked Sendable {
             vcpu.psw = shortPSWAtZero()
         case .reIPL:
             let requested = ContinuousClock.now
+            configuration.beforeReIPL?(MachineDescriptors(vm: vm.descriptor, vcpus: vcpus.map(\.descriptor),
+                                                          guestMemfds: memory.map(\.descriptor), currentVCPU: vcpu.descriptor))
             resetOthers(than: vcpu, clear: true)
             if protected && unprotect(vcpu, rebootRequested: requested) == nil { return }
             do throws(KVMError) {

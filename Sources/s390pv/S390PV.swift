@@ -17,7 +17,7 @@ struct S390PV: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "s390pv",
         abstract: "An emulator for IBM Z guests, protected (Secure Execution) ones in time.",
-        subcommands: [Run.self, Info.self, Disasm.self, Bench.self, MkImage.self, HostKeyCommand.self, Fuzz.self, Tamper.self,
+        subcommands: [Run.self, Info.self, Disasm.self, Bench.self, MkImage.self, HostKeyCommand.self, Fuzz.self, Tamper.self, Isolation.self,
                       PsCommand.self, KillCommand.self, WaitCommand.self, ConsoleCommand.self, RmCommand.self])
 
     /// ArgumentParser exits 64 for bad usage; s390pv documents one status for unusable input.
