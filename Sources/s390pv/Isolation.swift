@@ -195,7 +195,7 @@ struct IsolationPath {
     }
 
     static func errnoName(_ code: Int32) -> String {
-        [1: "EPERM", 2: "ENOENT", 5: "EIO", 7: "E2BIG", 9: "EBADF", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 19: "ENODEV",
+        [0: "program exception", 1: "EPERM", 2: "ENOENT", 5: "EIO", 7: "E2BIG", 9: "EBADF", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 19: "ENODEV",
          22: "EINVAL", 25: "ENOTTY", 29: "ESPIPE", 95: "EOPNOTSUPP"][code] ?? "errno \(code)"
     }
 
@@ -260,7 +260,7 @@ final class IsolationTrial: @unchecked Sendable {
             // After the reboot: what still maps or holds guest RAM (the rebooted guest's, and
             // whatever the teardown left), while the machine still exists.
             var mapped = IsolationPath(name: "after teardown: /proc/self/mem of the old and current backing ranges")
-            HostMemory.scan(HostMemory.merged(backingRanges + HostMemory.backingMappings()), secret: secret, into: &mapped)
+            HostMemory.scan(Array(Set(backingRanges + HostMemory.backingMappings())), secret: secret, into: &mapped)
             outcome.paths.append(mapped)
             var files = IsolationPath(name: "after teardown: the backing files (/proc/self/fd)")
             HostMemory.scanBackingFiles(secret: secret, into: &files)
@@ -320,38 +320,27 @@ final class IsolationTrial: @unchecked Sendable {
 
     /// KVM_S390_MEM_OP absolute read of every page of guest memory (VM fd).
     private func absoluteMemoryOperations(_ vm: Int32) -> IsolationPath {
-        var path = IsolationPath(name: "KVM_S390_MEM_OP absolute read, every page")
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        buffer.withUnsafeMutableBytes { page in
-            for address in stride(from: UInt64(0), to: memory, by: 4096) {
-                var operation = kvm_s390_mem_op()
-                operation.gaddr = address
-                operation.size = 4096
-                operation.op = UInt32(KVM_S390_MEMOP_ABSOLUTE_READ)
-                operation.buf = UInt64(UInt(bitPattern: page.baseAddress))
-                path.tried += 1
-                let result = s390pv_kvm_ioctl(vm, S390PV_KVM_S390_MEM_OP, &operation)
-                if result < 0 { path.refused(errno) } else if result > 0 { path.refused(0) } else {
-                    path.returned(4096, secret: secret.bytesFound(in: UnsafeRawBufferPointer(page)))
-                }
-            }
-        }
-        return path
+        memoryOperations(name: "KVM_S390_MEM_OP absolute read, every page", on: vm, operation: KVM_S390_MEMOP_ABSOLUTE_READ, below: memory)
     }
 
-    /// KVM_S390_MEM_OP logical read (vCPU fd) over the first 64 MiB in 4 KiB steps.
+    /// KVM_S390_MEM_OP logical read (vCPU fd) over the first 64 MiB.
     private func logicalMemoryOperations(_ vcpu: Int32) -> IsolationPath {
-        var path = IsolationPath(name: "KVM_S390_MEM_OP logical read, first 64 MiB")
+        memoryOperations(name: "KVM_S390_MEM_OP logical read, first 64 MiB", on: vcpu, operation: KVM_S390_MEMOP_LOGICAL_READ, below: min(memory, 64 << 20))
+    }
+
+    /// One 4 KiB KVM_S390_MEM_OP read per page below `end`; a program exception (result > 0) counts as refused.
+    private func memoryOperations(name: String, on fd: Int32, operation kind: Int32, below end: UInt64) -> IsolationPath {
+        var path = IsolationPath(name: name)
         var buffer = [UInt8](repeating: 0, count: 4096)
         buffer.withUnsafeMutableBytes { page in
-            for address in stride(from: UInt64(0), to: min(memory, 64 << 20), by: 4096) {
+            for address in stride(from: UInt64(0), to: end, by: 4096) {
                 var operation = kvm_s390_mem_op()
                 operation.gaddr = address
                 operation.size = 4096
-                operation.op = UInt32(KVM_S390_MEMOP_LOGICAL_READ)
+                operation.op = UInt32(kind)
                 operation.buf = UInt64(UInt(bitPattern: page.baseAddress))
                 path.tried += 1
-                let result = s390pv_kvm_ioctl(vcpu, S390PV_KVM_S390_MEM_OP, &operation)
+                let result = s390pv_kvm_ioctl(fd, S390PV_KVM_S390_MEM_OP, &operation)
                 if result < 0 { path.refused(errno) } else if result > 0 { path.refused(0) } else {
                     path.returned(4096, secret: secret.bytesFound(in: UnsafeRawBufferPointer(page)))
                 }
@@ -483,19 +472,6 @@ enum HostMemory {
                   let end = UInt(line[line.index(after: dash)...].prefix(while: { $0 != " " }), radix: 16) else { return nil }
             return start..<end
         }
-    }
-
-    /// Sorted, overlapping ranges joined.
-    static func merged(_ ranges: [Range<UInt>]) -> [Range<UInt>] {
-        var result: [Range<UInt>] = []
-        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = result.last, range.lowerBound <= last.upperBound {
-                result[result.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
-            } else {
-                result.append(range)
-            }
-        }
-        return result
     }
 
     /// The names the kernel model gives guest RAM's host files (GuestMemfd.Options.name) and secretmem.
