@@ -95,6 +95,9 @@ public final class VMFd: @unchecked Sendable {
 
     deinit { _ = KVMDevice.close(fd) }
 
+    /// The model descriptor number (for the fault-injection hooks of KVMDevice).
+    public var descriptor: Int32 { fd }
+
     public func createVCPU(id: Int) throws(KVMError) -> VCPUFd {
         try VCPUFd(fd: Int32(try kvmIoctl(fd, S390PV_KVM_CREATE_VCPU, UInt(id))), id: id, runPageSize: runPageSize)
     }
