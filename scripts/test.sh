@@ -17,6 +17,7 @@ Tests/cli/clock.sh
 Tests/cli/detach.sh
 Tests/cli/fuzz.sh
 Tests/cli/tamper.sh
+Tests/cli/faults.sh
 Tests/c/run.sh
 Tests/cli/bench-kvm.sh
 Tests/cli/bench-boot.sh

@@ -353,9 +353,10 @@ extension VirtualMachine {
             guard !overflow, page < memslotEnd, hasMemslot(containing: page) else { return .failure(.EFAULT, response) }
             // make_secure's -ENXIO, then kvm_s390_faultin_gfn_simple: the fault-in's error is the
             // result (vm_fault_to_errno: VM_FAULT_OOM → -ENOMEM; a backing store out of space is
-            // VM_FAULT_SIGBUS → -EFAULT). Failure point `pv_unpack_fault`.
+            // VM_FAULT_SIGBUS → -EFAULT). unpack_one copies the rc/rrc of a UVC that was never
+            // issued: 0/0. Failure point `pv_unpack_fault`.
             if let error = FaultInjection.shouldFail(.unpackFault) {
-                return .failure(error == Errno.ENOMEM.rawValue ? .ENOMEM : .EFAULT, response)
+                return .failure(error == Errno.ENOMEM.rawValue ? .ENOMEM : .EFAULT, UVResponse(rc: 0, rrc: 0))
             }
             let result = ultravisor.unpack(protectedState.handle, guestAddress: page, tweak: (tweak, offset))
             response = result

@@ -86,7 +86,7 @@ struct FailurePointTests {
         #expect(fixture.command(.disable).error == nil)
     }
 
-    @Test("UNPACK: the fault-in fails → ENOMEM stays ENOMEM, ENOSPC (SIGBUS) is EFAULT; DISABLE cleans up")
+    @Test("UNPACK: the fault-in fails → ENOMEM stays ENOMEM, ENOSPC (SIGBUS) is EFAULT, rc/rrc 0/0; DISABLE cleans up")
     func unpackFault() throws {
         for (injected, expected) in [(Errno.ENOMEM, Errno.ENOMEM), (.ENOSPC, .EFAULT)] {
             let fixture = try ProtectedFixture()
@@ -98,7 +98,7 @@ struct FailurePointTests {
             try FaultInjection.configure(.unpackFault, FaultAttributes(errno: injected.rawValue, interval: 3, times: 1, onlyConfiguringThread: true))
             let result = fixture.unpack(address: component.address, size: UInt64(component.preparedSize), tweak: component.tweak.prefix)
             FaultInjection.clear(.unpackFault)
-            #expect(result.error == expected)
+            #expect(result == .failure(expected, UVResponse(rc: 0, rrc: 0)), "unpack_one's rc/rrc of the UVC never issued")
             #expect(fixture.vm.isProtected)
             #expect(fixture.command(.disable) == .success(.executed))
             #expect(configurations == before)
