@@ -88,6 +88,21 @@ S390PV_FAIL=nowhere:ENOMEM run "$hello"
 [ "$status" = 2 ] && grep -q "^s390pv: S390PV_FAIL: unknown failure point 'nowhere'" "$tmp/run.err" && ok \
     || bad "a bad S390PV_FAIL: status $status, $(cat "$tmp/run.err")"
 
+# A memory failure while the guest runs (S390PV_MEMORY_FAILURE): the machine stops with one line,
+# exit 3, unprotected and protected; a malformed setting is unusable input.
+S390PV_MEMORY_FAILURE=0x20000@200 "$bin" run Guests/build/memtouch.elf --memory 64M --append "mem=32M reboots=50" --timeout 60 \
+    >"$tmp/run.out" 2>"$tmp/run.err" </dev/null
+status=$?
+[ "$status" = 3 ] && [ "$(wc -l <"$tmp/run.err")" = 2 ] && grep -qx "s390pv: memory failure injected at guest page 0x20000" "$tmp/run.err" \
+    && grep -q "^s390pv: guest crashed: CPU 0 check-stopped: the CPU check-stopped (KVM internal error 1)" "$tmp/run.err" && ok \
+    || bad "memory failure, unprotected: status $status, $(cat "$tmp/run.err")"
+S390PV_MEMORY_FAILURE=0x20000@200 run Guests/build/memtouch-pv.img --memory 64M
+[ "$status" = 3 ] && grep -qx "s390pv: memory failure injected at guest page 0x20000" "$tmp/run.err" \
+    && grep -q "^s390pv: guest crashed: CPU 0 check-stopped: the CPU check-stopped (KVM internal error 1)" "$tmp/run.err" && ok \
+    || bad "memory failure, protected: status $status, $(cat "$tmp/run.err")"
+S390PV_MEMORY_FAILURE=zz run "$hello"
+[ "$status" = 2 ] && grep -q "^s390pv: S390PV_MEMORY_FAILURE 'zz': want ADDRESS" "$tmp/run.err" && ok || bad "a bad S390PV_MEMORY_FAILURE: status $status"
+
 # Reboots above 2 GiB: PREPARE's allocation fails once → QEMU's fallback to DISABLE for that
 # reboot, the next is asynchronous again; without S390PV_FAIL both are asynchronous (control).
 printf 'mem=4M reboots=2 scan=touched\n' >"$tmp/async.parm"
