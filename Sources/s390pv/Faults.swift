@@ -128,11 +128,12 @@ struct FaultsLeakFigures: Codable, Equatable {
                                  backingFiles: BackingAccounting.liveFiles, populatedPages: Int(BackingAccounting.populatedBytes / 4096))
     }
 
-    /// The figures once asynchronous releases (teardown threads, a VM freed on another thread)
-    /// have had up to 3 s to reach `baseline`.
+    /// The figures once asynchronous releases (teardown threads, a VM freed on another thread,
+    /// idle dispatch workers, which libdispatch retires after some seconds) have had up to 10 s
+    /// to reach `baseline`.
     static func settled(comparedWith baseline: FaultsLeakFigures) -> FaultsLeakFigures {
         var current = now()
-        for _ in 0..<60 where !current.minus(baseline).isZero {
+        for _ in 0..<200 where !current.minus(baseline).isZero {
             usleep(50_000)
             current = now()
         }

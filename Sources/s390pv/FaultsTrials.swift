@@ -182,7 +182,7 @@ final class FaultsHarness {
     }
 
     /// The VMM running the protected memtouch guest (3 GiB, asynchronous teardown at each
-    /// reboot); a memory failure on a populated page of its first 64 MiB at a random moment.
+    /// reboot); a memory failure on a populated page of its first 20 MiB at a random moment.
     /// Documented outcomes: the machine check-stops with the KVM internal error (`s390pv run`:
     /// one line, exit status 3); or the failed page went with a reboot's teardown before any
     /// KVM_RUN met it, or the guest ended before a populated page was hit, and it completed.
@@ -190,10 +190,12 @@ final class FaultsHarness {
         let name = "memory failure, running protected guest (VMM)"
         for trial in 0..<trials {
             let outcome = runMachine { machine, finished in
-                usleep(UInt32(100_000 + random.below(400_000)))
+                // Early enough for a release build, where the guest is done in well under a second.
+                usleep(UInt32(20_000 + random.below(130_000)))
                 guard let vmFD = KVMDevice.vmDescriptors.last else { return "no VM" }
-                for _ in 0..<500 where !finished() {
-                    let target = UInt64(random.below(64 << 20)) & ~(Self.page - 1)
+                for _ in 0..<2000 where !finished() {
+                    // The image and the 16 MiB memtouch writes: the populated part of guest memory.
+                    let target = UInt64(random.below(20 << 20)) & ~(Self.page - 1)
                     if case .success(let ranges) = KVMDevice.injectMemoryFailure(vmFD: vmFD, address: target, length: Self.page, tornDown: false),
                        !ranges.isEmpty {
                         return "0x\(String(target, radix: 16))"
