@@ -364,7 +364,8 @@ final class FaultsHarness {
                         try armed(.detachFiles, FaultAttributes(errno: errno, times: 1)) { try guest.vm.protectedVirtualizationCommand(.asyncCleanupPrepare) }
                         return "PREPARE succeeded"
                     } catch let error as PVCommandError where error.errno == 12 {
-                        // The configuration is intact: VERIFY is refused (already verified), not EINVAL for "not protected".
+                        // The configuration is intact (no fast destroy happened): the UV still has it,
+                        // and DISABLE, which needs a protected VM, destroys it.
                         guard ultravisor.configurationCount == base + 1 else { return "the configuration is gone" }
                         try guest.vm.protectedVirtualizationCommand(.disable)
                         try protect(guest)
