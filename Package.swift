@@ -48,11 +48,14 @@ let package = Package(
                 exclude: ["Instructions.table"],
                 swiftSettings: hotPathSettings,
                 plugins: ["GenerateInstructionDispatch"]),
+        // Named failure points with lib/fault-inject.c's attributes (S390PV_FAIL): the allocations
+        // of restricted memory and the kernel model that can fail in Linux.
+        .target(name: "FaultInjection"),
         // Guest RAM backing: the only code that maps guest memory.
-        .target(name: "RestrictedMemory", dependencies: ["CSyscalls"]),
+        .target(name: "RestrictedMemory", dependencies: ["CSyscalls", "FaultInjection"]),
         // KVM-shaped kernel model: VM and vCPU objects, KVM_RUN, interrupts, SIGP, memory ops.
         .target(name: "KernelModel",
-                dependencies: ["S390CPU", "RestrictedMemory", "Ultravisor", "SecureExecution", "CSyscalls",
+                dependencies: ["S390CPU", "RestrictedMemory", "FaultInjection", "Ultravisor", "SecureExecution", "CSyscalls",
                                .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: hotPathSettings),
         // The ioctl surface: fds, Linux ioctl numbers and uapi layouts over the kernel model, and
@@ -69,7 +72,7 @@ let package = Package(
         // keeps it away from KernelModel, S390CPU and RestrictedMemory.
         .target(name: "VMM", dependencies: ["KVMIoctls", "CLibelf", "Disassembler", "EBCDIC"]),
         .executableTarget(name: "s390pv",
-                          dependencies: ["VMM", "Disassembler", "KernelABI", "CKVM", "CSyscalls", "KernelModel", "RestrictedMemory",
+                          dependencies: ["VMM", "Disassembler", "KernelABI", "CKVM", "CSyscalls", "KernelModel", "RestrictedMemory", "FaultInjection",
                                          "SecureExecution", "KVMIoctls",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
@@ -84,8 +87,9 @@ let package = Package(
 
         .testTarget(name: "S390CPUTests", dependencies: ["S390CPU", "Disassembler", "KernelModel"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KernelModel"]),
-        .testTarget(name: "KernelModelTests", dependencies: ["KernelModel", "S390CPU", "RestrictedMemory", "SecureExecution", "Ultravisor"]),
-        .testTarget(name: "RestrictedMemoryTests", dependencies: ["RestrictedMemory"]),
+        .testTarget(name: "KernelModelTests", dependencies: ["KernelModel", "S390CPU", "RestrictedMemory", "SecureExecution", "Ultravisor", "FaultInjection"]),
+        .testTarget(name: "RestrictedMemoryTests", dependencies: ["RestrictedMemory", "FaultInjection"]),
+        .testTarget(name: "FaultInjectionTests", dependencies: ["FaultInjection"]),
         .testTarget(name: "SecureExecutionTests", dependencies: ["SecureExecution"]),
         .testTarget(name: "UltravisorTests", dependencies: ["Ultravisor", "SecureExecution"]),
     ]

@@ -18,6 +18,7 @@ Tests/cli/detach.sh
 Tests/cli/fuzz.sh
 Tests/cli/tamper.sh
 Tests/cli/isolation.sh
+Tests/cli/faults.sh
 Tests/c/run.sh
 Tests/cli/bench-kvm.sh
 Tests/cli/bench-boot.sh

@@ -57,4 +57,7 @@ final class FileTable: @unchecked Sendable {
     }
 
     var openCount: Int { lock.withLock { files.count } }
+
+    /// A copy of the table (descriptor → file).
+    func snapshot() -> [Int32: KVMFile] { lock.withLock { files } }
 }

@@ -1,5 +1,6 @@
 // Kernel-model settings fixed for the life of the process, in the manner of KVM's module
 // parameters (/sys/module/kvm/parameters): set before the first VM, then read-only.
+import FaultInjection
 import Foundation
 import RestrictedMemory
 import Synchronization
@@ -55,8 +56,19 @@ public enum ModuleParameters {
         }
     }
 
-    /// Called when the first VM is created.
-    static func freeze() { values.withLock { $0.frozen = true } }
+    /// Called when each VM is created: the parameters become read-only, and S390PV_FAIL (the
+    /// fault-injection settings, FaultInjection) is applied once per process. A bad setting is
+    /// reported once on stderr and leaves every failure point disarmed (the CLI refuses it
+    /// before it gets here).
+    static func freeze() {
+        values.withLock { $0.frozen = true }
+        do throws(FaultInjectionError) {
+            try FaultInjection.configureFromEnvironment()
+        } catch {
+            FaultInjection.clearAll()
+            FileHandle.standardError.write(Data("s390pv: \(error)\n".utf8))
+        }
+    }
 
     /// Options for a guest_memfd of this process: the chosen backend, and a logger that reports
     /// each distinct fallback once per process rather than once per backing file.

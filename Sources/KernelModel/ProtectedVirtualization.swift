@@ -4,6 +4,7 @@
 // with the 2023 fixes, the ESCA always allocated (no ENABLE step 1), the SE-header limit of
 // 8192 bytes, no mmu-notifier registration step (nothing here can be interrupted by a signal).
 import CSyscalls
+import FaultInjection
 import Foundation
 import RestrictedMemory
 import Synchronization
@@ -85,12 +86,16 @@ extension VirtualMachine {
         }
     }
 
-    /// KVM_PV_ENABLE (spec §2.1). Context: VM lock held. Creates the secure configuration over
-    /// the VM's storage, then a secure CPU per vCPU; any CPU failure undoes everything. The
-    /// service-signal mask bit is set at the end whatever happened (Linux quirk).
+    /// KVM_PV_ENABLE (spec §2.1). Context: VM lock held. Allocates the donated storage (ENOMEM),
+    /// creates the secure configuration over the VM's storage (EIO), then a secure CPU per vCPU
+    /// (EIO, ENOMEM); any CPU failure undoes everything. The service-signal mask bit is set once
+    /// the configuration was created, whatever the CPUs did (Linux quirk).
     private func enableProtection(_ ultravisor: Ultravisor) -> PVCommandResult {
         guard protectedState.handle == 0 else { return .failure(.EINVAL) }
-        defer { floating.isServiceSignalMasked = true }
+        // kvm_s390_pv_alloc_vm: the donated base and variable storage, before CREATE_SEC_CONF;
+        // -ENOMEM with rc/rrc untouched, the count unchanged, and (as kvm_s390_handle_pv breaks
+        // out before it) the service-signal mask bit not set. Failure point `pv_enable_storage`.
+        if let error = FaultInjection.shouldFail(.enableStorage) { return .failure(Errno(error)) }
         let guestLength = memslotEnd
         let query = ultravisor.configuration
         let variable = (query.variableStorageLengthPerMiB * (guestLength >> 20) + 4095) & ~4095 + query.baseVirtualStorageLength
@@ -107,14 +112,20 @@ extension VirtualMachine {
             }
             return .failure(.EIO, created)
         }
+        // kvm_s390_handle_pv sets the mask bit once kvm_s390_pv_init_vm succeeded, also when a
+        // CPU then fails (the VM is not protected, the mask stays: spec §2.1 step 5 quirk).
+        defer { floating.isServiceSignalMasked = true }
         protectedState.handle = handle
         var last = created
         for vcpu in vcpuList {
-            let response = vcpu.makeSecure(ultravisor, configuration: handle)
-            guard response.succeeded else {
+            let (error, response) = vcpu.makeSecure(ultravisor, configuration: handle)
+            guard error == nil, let response else {
+                // kvm_s390_cpus_to_pv: every CPU back, then deinit_vm (both with a dummy rc); the
+                // caller's rc/rrc are those of the failing CPU's UVC, or of the last successful
+                // one when the CPU's storage could not be allocated (no UVC was issued).
                 _ = destroySecureCPUs(ultravisor)
                 _ = destroyConfiguration(ultravisor)
-                return .failure(.EIO, response)
+                return .failure(error ?? .EIO, response ?? last)
             }
             last = response
         }
@@ -188,13 +199,30 @@ extension VirtualMachine {
         // A guest limit of at most 2 GiB has a segment-table ASCE, which cannot be replaced (292a7d6fca33).
         guard memslotEnd > 2 << 30 else { return .failure(.EINVAL) }
         var handle = protectedState.handle
+        let storage = secureStorageView!
+        // kvm_s390_pv_set_aside allocates its record before it destroys anything: the fresh
+        // backing files are this model's allocation, so they come first, and a failure (-ENOMEM)
+        // leaves the configuration, its handle and the VM's memory as they were.
+        let fresh: VMSecureStorage.FreshBackings
+        do { fresh = try storage.prepareDetach(slots: addressSpace.slots) } catch { return .failure(.ENOMEM) }
         if ultravisor.configuration.fastDestroyAvailable {
             let response = ultravisor.destroySecureConfigurationFast(handle)
             guard response.succeeded else { return .failure(.EIO, response) }
             handle = 0
         }
-        let storage = secureStorageView!
-        do { try storage.detach(slots: addressSpace.slots, size: memslotEnd) } catch { return .failure(.ENOMEM) }
+        do {
+            try storage.detach(slots: addressSpace.slots, size: memslotEnd, fresh: fresh)
+        } catch {
+            // Only a host mapping refused by the kernel gets here. With the configuration already
+            // destroyed fast, no handle may stay behind: its pages are cleared in place, as DISABLE
+            // would, and the VM is no longer protected.
+            guard handle == 0 else { return .failure(.ENOMEM) }
+            protectedState.handle = 0
+            protectedCount.subtract(1, ordering: .relaxed)
+            destroyAllSecurePages(ultravisor)
+            ultravisor.storageReleased(secureStorage)
+            return .failure(.ENOMEM)
+        }
         secureStorageView = VMSecureStorage(vm: self, base: addressSpace.base)
         protectedState.handle = 0
         protectedState.setAside = AsideRecord(handle: handle, storage: storage)
@@ -212,6 +240,8 @@ extension VirtualMachine {
             return protectedState.setAside
         }
         guard let record = taken else { return .failure(.EINVAL) }
+        tearingDown.withLock { $0.append(record.storage) }
+        defer { tearingDown.withLock { $0.removeAll { $0 === record.storage } } }
         guard tearDown(record.storage, ultravisor, interruptible: true) else {
             lock.withLock { protectedState.needCleanup.append(record) }
             return .success(UVResponse(rc: 1, rrc: 42))
@@ -297,6 +327,8 @@ extension VirtualMachine {
             let origin = parameters.nativeField(UInt64.self, at: 0), length = parameters.nativeField(UInt64.self, at: 8)
             guard length <= 8192 else { return .failure(.EINVAL) }
             guard length > 0 else { return .failure(.ENOMEM) }   // vmalloc(0) returns NULL
+            // vmalloc(length) of the header copy: failure point `pv_sec_parms`.
+            if let error = FaultInjection.shouldFail(.secureParameters) { return .failure(Errno(error)) }
             let header = try user.read(origin, count: Int(length))
             let response = header.withUnsafeBytes { ultravisor.setSecureConfigurationParameters(protectedState.handle, header: $0) }
             return response.succeeded ? .success(response) : .failure(.EINVAL, response)
@@ -319,6 +351,13 @@ extension VirtualMachine {
             let (page, overflow) = address.addingReportingOverflow(offset)
             // No memslot behind the page: -EFAULT (the gmap has nothing to make secure).
             guard !overflow, page < memslotEnd, hasMemslot(containing: page) else { return .failure(.EFAULT, response) }
+            // make_secure's -ENXIO, then kvm_s390_faultin_gfn_simple: the fault-in's error is the
+            // result (vm_fault_to_errno: VM_FAULT_OOM → -ENOMEM; a backing store out of space is
+            // VM_FAULT_SIGBUS → -EFAULT). unpack_one copies the rc/rrc of a UVC that was never
+            // issued: 0/0. Failure point `pv_unpack_fault`.
+            if let error = FaultInjection.shouldFail(.unpackFault) {
+                return .failure(error == Errno.ENOMEM.rawValue ? .ENOMEM : .EFAULT, UVResponse(rc: 0, rrc: 0))
+            }
             let result = ultravisor.unpack(protectedState.handle, guestAddress: page, tweak: (tweak, offset))
             response = result
             guard result.succeeded else { return .failure(.EINVAL, result) }
@@ -425,19 +464,62 @@ final class VMSecureStorage: SecureStorage, @unchecked Sendable {
         }
     }
 
-    /// Takes the VM's memory away from the VM: every guest_memfd behind a memslot gets fresh
-    /// backing files, and this storage keeps the old ones. Context: VM lock held.
-    func detach(slots: [GuestAddressSpace.Slot], size: UInt64) throws(MemoryErrno) {
+    /// Fresh backing files for every guest_memfd behind a memslot, by file identity.
+    typealias FreshBackings = [ObjectIdentifier: FreshBacking]
+
+    /// The allocation half of `detach`: fresh backing files for every guest_memfd behind
+    /// `slots`; nothing changes yet, and dropping the result closes them. Context: VM lock held.
+    func prepareDetach(slots: [GuestAddressSpace.Slot]) throws(MemoryErrno) -> FreshBackings {
+        var fresh: FreshBackings = [:]
+        for slot in slots where fresh[ObjectIdentifier(slot.memfd)] == nil {
+            fresh[ObjectIdentifier(slot.memfd)] = try slot.memfd.makeFreshBacking()
+        }
+        return fresh
+    }
+
+    /// Takes the VM's memory away from the VM: every guest_memfd behind a memslot switches to
+    /// its `fresh` backing files (from `prepareDetach`), and this storage keeps the old ones,
+    /// with their failure marks. Context: VM lock held.
+    func detach(slots: [GuestAddressSpace.Slot], size: UInt64, fresh: FreshBackings) throws(MemoryErrno) {
         var backings: [ObjectIdentifier: DetachedBacking] = [:]
         var parts: [DetachedPart] = []
         for slot in slots {
             let key = ObjectIdentifier(slot.memfd)
-            if backings[key] == nil { backings[key] = try slot.memfd.detachBacking() }
+            if backings[key] == nil {
+                guard let files = fresh[key] else { throw .EINVAL }
+                backings[key] = try slot.memfd.detachBacking(to: files)
+            }
             parts.append(DetachedPart(guestRange: slot.guestRange, backing: backings[key]!, fileOffset: slot.fileOffset))
         }
         lock.withLock {
             detachedParts = parts
             detachedSize = size
+        }
+    }
+
+    /// Whether this storage holds detached memory (a set-aside configuration's).
+    var isDetached: Bool { parts != nil }
+
+    /// memory_failure() on the populated pages of guest `range` of the detached memory; the
+    /// guest ranges marked. Nothing for a storage that is still the VM's own memory.
+    func injectMemoryFailure(_ range: Range<UInt64>) -> [Range<UInt64>] {
+        guard let parts else { return [] }
+        var marked: [Range<UInt64>] = []
+        for part in parts where part.guestRange.overlaps(range) {
+            let file = part.fileRange(range)
+            let ranges = (try? part.backing.injectMemoryFailure(offset: file.lowerBound, length: UInt64(file.count))) ?? []
+            marked += ranges.map { $0.lowerBound - part.fileOffset + part.guestRange.lowerBound ..< $0.upperBound - part.fileOffset + part.guestRange.lowerBound }
+        }
+        return marked
+    }
+
+    /// The failed pages of the detached memory, as guest ranges.
+    var failedRanges: [Range<UInt64>] {
+        guard let parts else { return [] }
+        var seen = Set<ObjectIdentifier>()
+        return parts.flatMap { part -> [Range<UInt64>] in
+            guard seen.insert(ObjectIdentifier(part.backing)).inserted else { return [] }
+            return part.backing.failedRanges.map { $0.lowerBound - part.fileOffset + part.guestRange.lowerBound ..< $0.upperBound - part.fileOffset + part.guestRange.lowerBound }
         }
     }
 

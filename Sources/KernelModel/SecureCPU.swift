@@ -1,3 +1,4 @@
+import FaultInjection
 // A protected vCPU: its secure-CPU handle, the SIDA, the secure interception register save area
 // and the format-4 interceptions of ../shared/spec/se-image-format.md §9.4 (the part of SIE and
 // the Ultravisor that sits between a protected guest and KVM).
@@ -66,13 +67,17 @@ extension VirtualCPU {
     public var isProtected: Bool { secureCPU != nil }
 
     /// kvm_s390_pv_create_cpu: CREATE_SEC_CPU for this vCPU. Context: VM lock held, the vCPU
-    /// not running. An already secure vCPU is refused (Linux: -EINVAL; here rc 0x0003).
-    func makeSecure(_ ultravisor: Ultravisor, configuration: UInt64) -> UVResponse {
-        guard secureCPU == nil else { return UVResponse(rc: 0x0003, rrc: 0) }
+    /// not running. Returns (nil, the UV's response) when the UVC was issued (the error is EIO
+    /// when it failed); (ENOMEM, nil) when the donated CPU storage and SIDA page could not be
+    /// allocated (failure point `pv_cpu_storage`, no UVC issued, rc/rrc not written). An already
+    /// secure vCPU is refused (Linux: -EINVAL; here rc 0x0003).
+    func makeSecure(_ ultravisor: Ultravisor, configuration: UInt64) -> (error: Errno?, response: UVResponse?) {
+        guard secureCPU == nil else { return (.EIO, UVResponse(rc: 0x0003, rrc: 0)) }
+        if let error = FaultInjection.shouldFail(.cpuStorage) { return (Errno(error), nil) }
         let (response, handle) = ultravisor.createSecureCPU(configuration: configuration, cpuNumber: id,
                                                             storageLength: ultravisor.configuration.cpuStorageLength)
         if response.succeeded { secureCPU = SecureCPU(handle: handle) }
-        return response
+        return (response.succeeded ? nil : .EIO, response)
     }
 
     /// kvm_s390_pv_destroy_cpu: DESTROY_SEC_CPU; the handle and SIDA go whatever the UV said.

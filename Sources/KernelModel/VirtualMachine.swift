@@ -31,8 +31,14 @@ public final class VirtualMachine: @unchecked Sendable {
     private var ownMemfds = Set<ObjectIdentifier>()
     /// Guest storage the CPUs can address: the run of memslots that starts at absolute 0.
     private(set) var storageSize: UInt64 = 0
-    /// Set by a memory-failure notification: every KVM_RUN then ends with an internal error.
-    private let memoryFailure = Mutex<String?>(nil)
+    /// Guest ranges reported by memory-failure notifications whose pages may still be failed:
+    /// KVM_RUN ends with an internal error while one is. `memoryFailurePending` mirrors "not
+    /// empty" so a KVM_RUN without failures costs one atomic load.
+    private let memoryFailures = Mutex<[Range<UInt64>]>([])
+    private let memoryFailurePending = Atomic<Bool>(false)
+    /// Detached memory a PERFORM is clearing (no longer in the PV state), for memory-failure
+    /// injection into a teardown in progress.
+    let tearingDown = Mutex<[VMSecureStorage]>([])
     /// PV state (spec kvm-pv-ioctl.md §3.1), guarded by `lock`.
     var protectedState = ProtectedState()
     /// mm->context.protected_count: secure configurations that may own pages of this VM.
@@ -186,15 +192,77 @@ public final class VirtualMachine: @unchecked Sendable {
     /// Reports a memory failure in guest memory: the VM stops with this error at its next
     /// KVM_RUN (there is no machine-check delivery in this model yet).
     func noteMemoryFailure(guestRange: Range<UInt64>) {
-        memoryFailure.withLock { failure in
-            if failure == nil {
-                failure = "memory failure in guest memory 0x\(String(guestRange.lowerBound, radix: 16))-0x\(String(guestRange.upperBound - 1, radix: 16))"
-            }
+        memoryFailures.withLock { failures in
+            failures.append(guestRange)
+            memoryFailurePending.store(true, ordering: .releasing)
         }
         kickAll()
     }
 
-    var memoryFailureMessage: String? { memoryFailure.withLock { $0 } }
+    /// The error KVM_RUN stops with, nil when no failed page is left in guest memory. A failure
+    /// whose pages were released since (punched, torn down by DISABLE, detached by PREPARE) no
+    /// longer counts: a poisoned page that was truncated is not the guest's any more.
+    var memoryFailureMessage: String? {
+        guard memoryFailurePending.load(ordering: .acquiring) else { return nil }
+        return memoryFailures.withLock { failures -> String? in
+            failures.removeAll { !isStillFailed($0) }
+            guard let first = failures.first else {
+                memoryFailurePending.store(false, ordering: .releasing)
+                return nil
+            }
+            return "memory failure in guest memory 0x\(String(first.lowerBound, radix: 16))-0x\(String(first.upperBound - 1, radix: 16))"
+        }
+    }
+
+    /// Whether a page of guest `range` is still marked failed in the guest_memfd behind it.
+    private func isStillFailed(_ range: Range<UInt64>) -> Bool {
+        addressSpace.slots.contains { slot in
+            guard slot.guestRange.overlaps(range) else { return false }
+            let part = slot.guestRange.clamped(to: range)
+            let delta = slot.fileOffset &- slot.guestAddress
+            return slot.memfd.failedRange(overlapping: part.lowerBound &+ delta ..< part.upperBound &+ delta) != nil
+        }
+    }
+
+    /// Test and fault-injection hook (memory-failure.c on the pages of a guest range): marks the
+    /// populated pages of guest `range` failed, in the VM's own memory (`tornDown` false: the
+    /// guest stops at its next KVM_RUN) or in the detached memory of the configurations set
+    /// aside or being torn down (`tornDown` true: the guest is not affected; the teardown frees
+    /// the pages with their marks). Holes are skipped (no page frame to fail). Returns the guest
+    /// ranges marked; EINVAL for an empty range.
+    public func injectMemoryFailure(guestRange range: Range<UInt64>, tornDown: Bool) throws(Errno) -> [Range<UInt64>] {
+        guard !range.isEmpty else { throw .EINVAL }
+        var marked: [Range<UInt64>] = []
+        if tornDown {
+            var storages = lock.withLock { [protectedState.setAside?.storage].compactMap { $0 } + protectedState.needCleanup.map(\.storage) }
+            storages += tearingDown.withLock { $0 }
+            for storage in storages { marked += storage.injectMemoryFailure(range) }
+            return marked
+        }
+        for slot in addressSpace.slots where slot.guestRange.overlaps(range) {
+            let part = slot.guestRange.clamped(to: range)
+            let delta = slot.fileOffset &- slot.guestAddress
+            let ranges = (try? slot.memfd.injectMemoryFailureInPopulatedPages(offset: part.lowerBound &+ delta, length: UInt64(part.count))) ?? []
+            marked += ranges.map { $0.lowerBound &- delta ..< $0.upperBound &- delta }
+        }
+        return marked
+    }
+
+    /// Failed pages left in this VM's memory and in the detached memory of its set-aside and
+    /// leftover configurations (guest ranges): what a teardown should have freed.
+    public var failedGuestRanges: (guest: [Range<UInt64>], detached: [Range<UInt64>]) {
+        let guest = addressSpace.slots.flatMap { slot in
+            slot.memfd.failedRanges.compactMap { range -> Range<UInt64>? in
+                let fileRange = slot.fileOffset..<slot.fileOffset + UInt64(slot.guestRange.count)
+                guard range.overlaps(fileRange) else { return nil }
+                let part = range.clamped(to: fileRange)
+                return part.lowerBound - slot.fileOffset + slot.guestAddress ..< part.upperBound - slot.fileOffset + slot.guestAddress
+            }
+        }
+        let detached = lock.withLock { [protectedState.setAside?.storage].compactMap { $0 } + protectedState.needCleanup.map(\.storage) }
+            .flatMap(\.failedRanges)
+        return (guest, detached)
+    }
 
     /// Userspace controls vCPU run states (set by KVM_SET_MP_STATE and KVM_S390_PV_COMMAND, as
     /// kvm_s390_set_user_cpu_state_ctrl): the kernel then never stops or starts a vCPU itself.
@@ -223,10 +291,11 @@ public final class VirtualMachine: @unchecked Sendable {
         cpu.identity = configuration.identity
         cpu.hostAmendsSystemInformation = userSTSI
         let vcpu = VirtualCPU(vm: self, cpu: cpu)
-        // kvm_s390_vcpu_setup: a vCPU created after KVM_PV_ENABLE is made secure at once.
+        // kvm_s390_vcpu_setup: a vCPU created after KVM_PV_ENABLE is made secure at once; its
+        // error (EIO for the UVC, ENOMEM for the donated storage) fails the creation.
         if protectedState.handle != 0, let ultravisor = HostFirmware.ultravisor,
-           !vcpu.makeSecure(ultravisor, configuration: protectedState.handle).succeeded {
-            throw .EIO
+           let error = vcpu.makeSecure(ultravisor, configuration: protectedState.handle).error {
+            throw error
         }
         vcpus[id] = vcpu
         vcpuList.append(vcpu)

@@ -145,9 +145,13 @@ final class HostFile: @unchecked Sendable {
         self.fileOffset = fileOffset
         self.length = length
         descriptor = fd
+        BackingAccounting.live.withLock { $0[ObjectIdentifier(self)] = BackingAccounting.Weak(self) }
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        BackingAccounting.live.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
+        close(descriptor)
+    }
 
     var range: Range<UInt64> { fileOffset..<fileOffset + length }
 
@@ -163,30 +167,36 @@ final class HostFile: @unchecked Sendable {
     /// The parts of `range` that may hold non-zero bytes in `files`: their allocated extents
     /// (SEEK_DATA/SEEK_HOLE); memfd_secret, which has no extent queries, reports everything.
     static func populatedRanges(of files: [HostFile], in range: Range<UInt64>) -> [Range<UInt64>] {
-        // Linux's SEEK_DATA and SEEK_HOLE (GNU extensions Glibc's module map leaves out).
-        let seekData: Int32 = 3, seekHole: Int32 = 4
         var result: [Range<UInt64>] = []
         for file in files where file.range.overlaps(range) {
             let part = file.range.clamped(to: range)
             guard file.kind != .memfdSecret else { result.append(part); continue }
-            file.lock.withLock { _ in
-                var offset = Int(part.lowerBound - file.fileOffset)
-                let end = Int(part.upperBound - file.fileOffset)
-                while offset < end {
-                    let data = Glibc.lseek(file.fd, offset, seekData)
-                    if data < 0 {
-                        if errno != ENXIO { result.append(UInt64(offset) + file.fileOffset..<part.upperBound) }
-                        break
-                    }
-                    guard data < end else { break }
-                    var hole = Glibc.lseek(file.fd, data, seekHole)
-                    if hole < 0 || hole > end { hole = end }
-                    let start = UInt64(data) & ~(GuestMemfd.pageSize - 1)
-                    let stop = (UInt64(hole) + GuestMemfd.pageSize - 1) & ~(GuestMemfd.pageSize - 1)
-                    result.append(start + file.fileOffset..<min(stop, UInt64(end)) + file.fileOffset)
-                    offset = hole
-                }
+            file.lock.withLock { _ in result += populatedRangesLocked(of: file, in: part) }
+        }
+        return result
+    }
+
+    /// The populated parts of `part` (inside `file`), for a caller holding `file.lock`.
+    static func populatedRangesLocked(of file: HostFile, in part: Range<UInt64>) -> [Range<UInt64>] {
+        guard file.kind != .memfdSecret else { return [part] }
+        // Linux's SEEK_DATA and SEEK_HOLE (GNU extensions Glibc's module map leaves out).
+        let seekData: Int32 = 3, seekHole: Int32 = 4
+        var result: [Range<UInt64>] = []
+        var offset = Int(part.lowerBound - file.fileOffset)
+        let end = Int(part.upperBound - file.fileOffset)
+        while offset < end {
+            let data = Glibc.lseek(file.fd, offset, seekData)
+            if data < 0 {
+                if errno != ENXIO { result.append(UInt64(offset) + file.fileOffset..<part.upperBound) }
+                break
             }
+            guard data < end else { break }
+            var hole = Glibc.lseek(file.fd, data, seekHole)
+            if hole < 0 || hole > end { hole = end }
+            let start = UInt64(data) & ~(GuestMemfd.pageSize - 1)
+            let stop = (UInt64(hole) + GuestMemfd.pageSize - 1) & ~(GuestMemfd.pageSize - 1)
+            result.append(start + file.fileOffset..<min(stop, UInt64(end)) + file.fileOffset)
+            offset = hole
         }
         return result
     }
@@ -233,5 +243,27 @@ final class HostFile: @unchecked Sendable {
             files.append(fd)
         }
         return files
+    }
+}
+
+/// The host backing files alive in this process, whoever holds them (guest_memfds, fresh files
+/// not yet switched to, detached memory awaiting teardown): leak figures for harnesses.
+public enum BackingAccounting {
+    struct Weak: @unchecked Sendable {
+        weak var file: HostFile?
+        init(_ file: HostFile) { self.file = file }
+    }
+    static let live = Mutex<[ObjectIdentifier: Weak]>([:])
+
+    /// Backing files alive now.
+    public static var liveFiles: Int { live.withLock { $0.count } }
+
+    /// Bytes of the live backing files that may hold data (their allocated extents; memfd_secret
+    /// counts whole files).
+    public static var populatedBytes: UInt64 {
+        let files = live.withLock { $0.values.compactMap(\.file) }
+        return files.reduce(0) { total, file in
+            total + HostFile.populatedRanges(of: [file], in: file.range).reduce(0) { $0 + UInt64($1.count) }
+        }
     }
 }

@@ -7,6 +7,7 @@
 // guest RAM, through `map(at:fileOffset:length:)`.
 import CSyscalls
 import Dispatch
+import FaultInjection
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -197,7 +198,10 @@ public final class GuestMemfd: @unchecked Sendable {
         "s390pv: restricted memory: backend \(backend) unavailable (\(reason)); falling back to memfd"
     }
 
+    /// Creates and sizes the backing files of a `size`-byte file. Failure point `gmem_files`
+    /// (ENOMEM, or ENOSPC as a full tmpfs): nothing is created and the error is thrown.
     private func createFiles(size: UInt64) throws(MemoryErrno) {
+        if let error = FaultInjection.shouldFail(.guestMemfdFiles) { throw MemoryErrno(rawValue: error) }
         var lengths: [UInt64] = []
         var offset: UInt64 = 0
         while offset < size {
@@ -421,18 +425,47 @@ public final class GuestMemfd: @unchecked Sendable {
     /// releases them and clears the mark. Nothing on the host is poisoned: the model must check
     /// `failedRange(containing:)` before it accesses guest RAM and report EHWPOISON itself.
     public func injectMemoryFailure(offset: UInt64, length: UInt64) throws(MemoryErrno) {
-        let size = self.size
-        let start = offset & ~(Self.pageSize - 1)
+        let range = try Self.failureRange(offset: offset, length: length, size: size)
+        mark([range])
+        for notifier in notifiers { notifier.error(range) }
+    }
+
+    /// memory_failure() on the pages of [offset, offset + length) that exist: only populated
+    /// pages have a page frame to fail, so holes are skipped. Each backing file's lock is held
+    /// from the population check to the mark, so a concurrent punch either released the page
+    /// first (no mark) or clears the mark after. Returns the ranges marked (notifiers see each);
+    /// EINVAL as `injectMemoryFailure(offset:length:)`.
+    @discardableResult
+    public func injectMemoryFailureInPopulatedPages(offset: UInt64, length: UInt64) throws(MemoryErrno) -> [Range<UInt64>] {
+        let range = try Self.failureRange(offset: offset, length: length, size: size)
+        var marked: [Range<UInt64>] = []
+        for file in state.withLock({ $0.files }) where file.range.overlaps(range) {
+            file.lock.withLock { _ in
+                let present = HostFile.populatedRangesLocked(of: file, in: file.range.clamped(to: range))
+                mark(present)
+                marked += present
+            }
+        }
+        for part in marked { for notifier in notifiers { notifier.error(part) } }
+        return marked
+    }
+
+    /// [offset, offset + length) rounded out to pages and clipped to a file of `size` bytes;
+    /// EINVAL for an empty, overflowing or out-of-file range.
+    static func failureRange(offset: UInt64, length: UInt64, size: UInt64) throws(MemoryErrno) -> Range<UInt64> {
+        let start = offset & ~(pageSize - 1)
         let (sum, overflow) = offset.addingReportingOverflow(length)
         guard length > 0, !overflow, start < size else { throw .EINVAL }
-        let end = min((sum + Self.pageSize - 1) & ~(Self.pageSize - 1), size)
-        let range = start..<end
+        return start..<min((sum + pageSize - 1) & ~(pageSize - 1), size)
+    }
+
+    private func mark(_ new: [Range<UInt64>]) {
+        guard !new.isEmpty else { return }
         failures.withLock { ranges in
-            ranges.append(range)
+            ranges += new
             ranges = Self.merged(ranges)
             failureCount.store(ranges.count, ordering: .releasing)
         }
-        for notifier in notifiers { notifier.error(range) }
     }
 
     /// The failed range (page aligned, maximal) that contains `offset`, or nil. One atomic load
@@ -466,7 +499,7 @@ public final class GuestMemfd: @unchecked Sendable {
         }
     }
 
-    private static func merged(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
+    static func merged(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
         var result: [Range<UInt64>] = []
         for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
             if let last = result.last, range.lowerBound <= last.upperBound {
@@ -578,11 +611,29 @@ public final class GuestMemfd: @unchecked Sendable {
     /// every mapping of the file (the guest's view) switches to the new files at once, so the
     /// old contents can be cleared later, off the critical path (asynchronous teardown). O(number
     /// of backing files): nothing is copied or cleared here. Notifiers see the whole file change.
-    public func detachBacking() throws(MemoryErrno) -> DetachedBacking {
+    public func detachBacking() throws(MemoryErrno) -> DetachedBacking { try detachBacking(to: makeFreshBacking()) }
+
+    /// The first half of `detachBacking()`: creates the fresh, empty backing files (the one step
+    /// that can fail for want of memory) without touching the file, so a caller can allocate
+    /// before it destroys anything (as kvm_s390_pv_set_aside allocates its record first).
+    /// Failure point `gmem_detach`. Throws EINVAL for a file without size. Dropping the result
+    /// closes the files again.
+    public func makeFreshBacking() throws(MemoryErrno) -> FreshBacking {
         let (oldFiles, size, backend) = state.withLock { ($0.files, $0.size, $0.backend) }
         guard size > 0 else { throw .EINVAL }
+        if let error = FaultInjection.shouldFail(.detachFiles) { throw MemoryErrno(rawValue: error) }
         let descriptors = try Self.makeDescriptors(backend, lengths: oldFiles.map(\.length), name: options.name)
-        let newFiles = zip(oldFiles, descriptors).map { HostFile(kind: backend, fileOffset: $0.fileOffset, length: $0.length, fd: $1) }
+        let files = zip(oldFiles, descriptors).map { HostFile(kind: backend, fileOffset: $0.fileOffset, length: $0.length, fd: $1) }
+        return FreshBacking(owner: ObjectIdentifier(self), files: files, size: size)
+    }
+
+    /// The second half of `detachBacking()`: switches every mapping to `fresh` (made by this
+    /// file's `makeFreshBacking()` while its size was the same, else EINVAL) and returns the old
+    /// files with their contents and their failure marks. Fails only if the host refuses a mapping.
+    public func detachBacking(to fresh: FreshBacking) throws(MemoryErrno) -> DetachedBacking {
+        let (oldFiles, size) = state.withLock { ($0.files, $0.size) }
+        guard fresh.owner == ObjectIdentifier(self), fresh.size == size, size > 0 else { throw .EINVAL }
+        let newFiles = fresh.files
         let range: Range<UInt64> = 0..<size
         let notifiers = self.notifiers
         for notifier in notifiers { notifier.invalidateStart(range) }
@@ -602,8 +653,10 @@ public final class GuestMemfd: @unchecked Sendable {
             }
             state.files = newFiles
         }
+        // The failed pages go with the old files (the torn-down guest's), not the fresh ones.
+        let marks = failures.withLock { $0 }
         clearFailures(in: range)
-        return try DetachedBacking(files: oldFiles, size: size, mapping: moved)
+        return try DetachedBacking(files: oldFiles, size: size, mapping: moved, failures: marks)
     }
 
     /// Moves a mapping of `length` bytes at `address` to a fresh place; nil (nothing moved) if the

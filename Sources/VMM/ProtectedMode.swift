@@ -20,7 +20,17 @@ extension Machine {
             try protect(block)
         } catch {
             report(error)
-            guard unprotect(vcpu) != nil else { return }
+            // ENABLE's CPU step failed after the configuration was created (ENOMEM with
+            // CREATE_SEC_CONF's rc 1): the kernel leaves the service signal masked (spec
+            // kvm-pv-ioctl §2.1 step 5), so a guest continued as QEMU does would wait for its
+            // SCLP answers for ever. A clean stop with one line instead.
+            if error.command == .enable, error.errno == ENOMEM, error.rc == 1 {
+                return finish(.vmmFailure("cannot enter protected mode: \(error) (the kernel leaves the service signal masked)"))
+            }
+            // Synchronously: the guest continues after the DIAG, and the kernel model's PREPARE
+            // gives the VM fresh memory (where Linux keeps the non-secure pages), so the
+            // asynchronous path would take the loader's own code away from under it.
+            guard unprotect(vcpu, allowAsynchronous: false) != nil else { return }
             let response = UInt64(error.command.rawValue) << 48 | UInt64(error.rrc) << 32 | UInt64(error.rc) << 16
                 | IPLResponse.cannotEnterProtectedMode
             vcpu.setGPR(responseRegister, response)
@@ -52,10 +62,11 @@ extension Machine {
     /// kernel allow it, else KVM_PV_DISABLE; a failing DISABLE ends the machine, as QEMU exits.
     /// A reboot (`rebootRequested`: when the guest asked) is logged for `protectedReboots`.
     /// Whether the teardown is asynchronous; nil when the machine has ended.
+    /// `allowAsynchronous` false forces KVM_PV_DISABLE (the guest keeps running on its memory).
     @discardableResult
-    func unprotect(_ vcpu: VCPUFd, rebootRequested: ContinuousClock.Instant? = nil) -> Bool? {
+    func unprotect(_ vcpu: VCPUFd, rebootRequested: ContinuousClock.Instant? = nil, allowAsynchronous: Bool = true) -> Bool? {
         guard isProtected else { return false }
-        let asynchronous = unprotectAsynchronously(rebootRequested: rebootRequested)
+        let asynchronous = allowAsynchronous && unprotectAsynchronously(rebootRequested: rebootRequested)
         if !asynchronous {
             do throws(PVCommandError) {
                 try vm.protectedVirtualizationCommand(.disable)

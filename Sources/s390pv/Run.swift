@@ -1,6 +1,7 @@
 import ArgumentParser
 import CSyscalls
 import Foundation
+import KernelABI
 import KernelModel
 import RestrictedMemory
 import SecureExecution
@@ -61,6 +62,7 @@ struct Run: ParsableCommand {
         let machine: Machine
         do { machine = try Machine(configuration) } catch { fail(error.description) }
         watchFatalSignals(machine)
+        injectMemoryFailureFromEnvironment()
         let outcome = machine.run()
         if rebootReport { report(machine.protectedReboots) }
         switch outcome {
@@ -96,6 +98,36 @@ private func report(_ reboots: [ProtectedReboot]) {
         let path = reboot.asynchronous ? "asynchronous teardown" : "synchronous teardown"
         FileHandle.standardError.write(Data("s390pv: reboot \(index + 1): \(path); protected guest running again after \(milliseconds(reboot.requested, reboot.resumed)); old configuration destroyed after \(milliseconds(reboot.requested, reboot.teardownDone))\n".utf8))
     }
+}
+
+/// `S390PV_MEMORY_FAILURE=ADDRESS[@MILLISECONDS]` (fault injection, as Linux's hwpoison
+/// injector): after the delay (default 100 ms), the page at guest ADDRESS (hex with 0x, or decimal)
+/// fails, if it is populated then; the guest stops at its next KVM_RUN. One line on stderr says
+/// what was hit. A malformed setting is unusable input.
+private func injectMemoryFailureFromEnvironment() {
+    guard let text = ProcessInfo.processInfo.environment["S390PV_MEMORY_FAILURE"] else { return }
+    let fields = text.split(separator: "@", omittingEmptySubsequences: false)
+    let addressText = String(fields[0])
+    let address = addressText.hasPrefix("0x") ? UInt64(addressText.dropFirst(2), radix: 16) : UInt64(addressText)
+    let delay = fields.count > 1 ? UInt32(fields[1]) : 100
+    guard let address, let delay, fields.count <= 2 else {
+        fail("S390PV_MEMORY_FAILURE '\(text)': want ADDRESS[@MILLISECONDS] (address hex with 0x, or decimal)")
+    }
+    let injector = Thread {
+        usleep(delay * 1000)
+        guard let vm = KVMDevice.vmDescriptors.last else { return }
+        let page = address & ~4095
+        switch KVMDevice.injectMemoryFailure(vmFD: vm, address: page, length: 4096, tornDown: false) {
+        case .success(let ranges) where !ranges.isEmpty:
+            FileHandle.standardError.write(Data("s390pv: memory failure injected at guest page 0x\(String(page, radix: 16))\n".utf8))
+        case .success:
+            FileHandle.standardError.write(Data("s390pv: memory failure not injected: guest page 0x\(String(page, radix: 16)) is not populated\n".utf8))
+        case .failure(let error):
+            FileHandle.standardError.write(Data("s390pv: memory failure not injected at 0x\(String(page, radix: 16)): \(error)\n".utf8))
+        }
+    }
+    injector.name = "memory-failure"
+    injector.start()
 }
 
 /// SIGTERM, SIGINT and SIGHUP end the run (and interrupt a teardown in the kernel model, which

@@ -1,5 +1,6 @@
 // s390pv: run s390x guests, disassemble images, benchmark the CPU.
 import ArgumentParser
+import FaultInjection
 import Foundation
 
 /// Exit statuses of `s390pv run` (and of every command for unusable input).
@@ -17,11 +18,14 @@ struct S390PV: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "s390pv",
         abstract: "An emulator for IBM Z guests, protected (Secure Execution) ones in time.",
-        subcommands: [Run.self, Info.self, Disasm.self, Bench.self, MkImage.self, HostKeyCommand.self, Fuzz.self, Tamper.self, Isolation.self,
+        subcommands: [Run.self, Info.self, Disasm.self, Bench.self, MkImage.self, HostKeyCommand.self, Fuzz.self, Tamper.self, Isolation.self, Faults.self,
                       PsCommand.self, KillCommand.self, WaitCommand.self, ConsoleCommand.self, RmCommand.self])
 
     /// ArgumentParser exits 64 for bad usage; s390pv documents one status for unusable input.
     static func main() {
+        // S390PV_FAIL (fault injection, Sources/FaultInjection) is read once, here: a bad
+        // setting is unusable input, not a silently disarmed point.
+        do { try FaultInjection.configureFromEnvironment() } catch { fail(error.description) }
         do {
             var command = try parseAsRoot()
             try command.run()
