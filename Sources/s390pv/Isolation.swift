@@ -75,17 +75,21 @@ struct Isolation: ParsableCommand {
         var seeds = SplitMix64(seed: firstSeed)
         print("isolation: seed \(firstSeed), \(rounds) round(s) per path, secret \(secretSize.bytes >> 10) KiB in \(memory.bytes >> 20) MiB, backend \(memoryBackend)")
 
+        /// The secret guest sealed for this process's Ultravisor with `arguments` as its parmfile.
+        func seal(_ arguments: String, as name: String) throws -> String {
+            let image = directory + "/\(name).img"
+            let sealed = try SEImage.build(SEImageConfiguration(kernel: kernelBytes, parmfile: Array((arguments + "\n").utf8),
+                                                                hostKeys: [ultravisor.hostPublicKey]),
+                                           loaders: loaders, keys: .random())
+            try Data(sealed.bytes).write(to: URL(fileURLWithPath: image))
+            return image
+        }
         var report = IsolationReport()
         let began = ContinuousClock.now
         for mode in teardownModes {
             for round in 0..<rounds {
                 let roundSeed = round == 0 && mode == teardownModes[0] ? firstSeed : seeds.next()
-                let image = directory + "/secret-\(mode)-\(round).img"
-                let parmfile = "seed=\(roundSeed) size=\(secretSize.bytes >> 10)K\n"
-                let sealed = try SEImage.build(SEImageConfiguration(kernel: kernelBytes, parmfile: Array(parmfile.utf8),
-                                                                    hostKeys: [ultravisor.hostPublicKey]),
-                                               loaders: loaders, keys: .random())
-                try Data(sealed.bytes).write(to: URL(fileURLWithPath: image))
+                let image = try seal("seed=\(roundSeed) size=\(secretSize.bytes >> 10)K", as: "secret-\(mode)-\(round)")
                 let trial = IsolationTrial(label: "protected, \(mode) teardown", imagePath: image, commandLine: nil,
                                            memory: memory.bytes, teardown: mode, secret: Secret(seed: roundSeed, bytes: secretSize.bytes))
                 report.add(trial.run(), expectation: .nothingFound)
@@ -100,12 +104,7 @@ struct Isolation: ParsableCommand {
                                              commandLine: "seed=\(controlSeed) size=\(secretSize.bytes >> 10)K",
                                              memory: controlMemory, teardown: .sync, secret: secret)
             report.add(unprotected.run(), expectation: .unprotectedControl)
-            let image = directory + "/secret-keepmem.img"
-            let parmfile = "seed=\(controlSeed) size=\(secretSize.bytes >> 10)K keepmem=1\n"
-            let sealed = try SEImage.build(SEImageConfiguration(kernel: kernelBytes, parmfile: Array(parmfile.utf8),
-                                                                hostKeys: [ultravisor.hostPublicKey]),
-                                           loaders: loaders, keys: .random())
-            try Data(sealed.bytes).write(to: URL(fileURLWithPath: image))
+            let image = try seal("seed=\(controlSeed) size=\(secretSize.bytes >> 10)K keepmem=1", as: "secret-keepmem")
             let keepmem = IsolationTrial(label: "control: protected, reboot keeping memory", imagePath: image, commandLine: nil,
                                          memory: controlMemory, teardown: .sync, secret: secret, keepsMemory: true)
             report.add(keepmem.run(), expectation: .keepMemoryControl)
