@@ -2,7 +2,7 @@
 // reference model of the PV state machine (FuzzModel.swift, from ../shared/spec/kvm-pv-ioctl.md
 // §2-§3). Single-threaded, every PV command's errno and rc/rrc are compared with the model and the
 // UV's live configurations with the model's count after every call; a disagreement is minimised
-// (delta debugging over the recorded calls) and printed as a replayable sequence. With --threads,
+// (delta debugging over the calls, made again from the seed) and printed as a replayable sequence. With --threads,
 // PREPARE/PERFORM/ENABLE/DISABLE/close race on shared VMs and the invariants are checked after.
 import ArgumentParser
 import CKVM
@@ -16,13 +16,16 @@ struct Fuzz: ParsableCommand {
         commandName: "fuzz",
         abstract: "Fuzz the KVM ioctl surface against a reference model of the PV state machine.",
         discussion: """
-        Short (CI) mode: `s390pv fuzz` (20000 calls). Long mode: `s390pv fuzz --calls 10000000`.
+        Short (CI) mode: `s390pv fuzz` (20000 calls). Long mode: `s390pv fuzz --long` (10^7 calls).
         A run is reproducible with `--seed N` (printed at the start). Exit status 0 when there is no
         disagreement, hang or leak; 1 otherwise. A minimised failing sequence is printed as JSON
         lines that `--replay FILE` runs again.
         """)
 
-    @Option(help: "Calls to make (in all threads).") var calls = 20000
+    @Option(help: "Calls to make (in all threads; default 20000, 10^7 with --long).") var calls: Int?
+    @Flag(help: "Long mode: 10^7 calls.") var long = false
+    /// The number of calls this run makes.
+    var callTarget: Int { calls ?? (long ? 10_000_000 : 20_000) }
     @Option(help: "PRNG seed (default: random, printed).") var seed: UInt64?
     @Option(help: "Concurrent mode: threads racing PREPARE/PERFORM/ENABLE/DISABLE/close on shared VMs.") var threads = 0
     @Option(help: "VMs driven at once in single-threaded mode.") var vms = 4
@@ -36,7 +39,7 @@ struct Fuzz: ParsableCommand {
     @Flag(help: .hidden) var mutateModel = false
 
     func validate() throws {
-        guard calls > 0, threads >= 0, threads <= 64, (1...16).contains(vms) else {
+        guard callTarget > 0, threads >= 0, threads <= 64, (1...16).contains(vms) else {
             throw ValidationError("--calls must be positive, --threads 0 to 64, --vms 1 to 16")
         }
     }
@@ -106,12 +109,12 @@ struct Fuzz: ParsableCommand {
             report.knownKinds = engine.knownFirst.count
             for finding in engine.findings + engine.knownFirst.values { print("fuzz: DISAGREEMENT \(finding.text)") }
         } else if threads == 0 {
-            print("fuzz: seed \(seed), \(calls) calls over \(vms) VMs (single-threaded)")
+            print("fuzz: seed \(seed), \(callTarget) calls over \(vms) VMs (single-threaded)")
             let engine = FuzzEngine(environment: environment, vmSlots: vms)
             var generator = FuzzGenerator(seed: seed, vmSlots: vms, facts: facts)
             var firstFailure: Int? = nil
             var index = 0
-            while engine.calls < calls {
+            while engine.calls < callTarget {
                 let op = generator.next(engine: engine)
                 let before = engine.findings.count, knownKindsBefore = engine.knownFirst.count
                 engine.execute(op, index: index)
@@ -155,8 +158,8 @@ struct Fuzz: ParsableCommand {
                 for op in minimal { print(String(decoding: try encoder.encode(op), as: UTF8.self)) }
             }
         } else {
-            print("fuzz: seed \(seed), \(calls) calls in \(threads) threads (concurrent)")
-            let concurrent = FuzzConcurrent(environment: environment, threads: threads, calls: calls, seed: seed)
+            print("fuzz: seed \(seed), \(callTarget) calls in \(threads) threads (concurrent)")
+            let concurrent = FuzzConcurrent(environment: environment, threads: threads, calls: callTarget, seed: seed)
             concurrent.run()
             report.calls = concurrent.calls
             report.findings = concurrent.findings

@@ -21,16 +21,22 @@ struct Isolation: ParsableCommand {
         abstract: "A protected guest writes a random secret; no VMM-reachable path may yield a byte of it.",
         discussion: """
         Short (CI) mode: one round per teardown path (sync, async) with a 1 MiB secret in 2304 MiB \
-        of guest memory. Long mode: `--rounds 5 --secret-size 64M --memory 4G`. `--control` adds \
+        of guest memory. Long mode: `--long` (5 rounds per path, a 64 MiB secret in 4 GiB; the \
+        options still override). `--control` adds \
         the negative controls: the same guest unprotected (the absolute MEM_OP and the registers \
         must find the secret) and protected with keepmem=1 (a reboot that keeps memory: the \
         rebooted guest must find all of it). Exit status 0 when no path found a byte of the \
         secret and every control found it; 1 otherwise.
         """)
 
-    @Option(help: "Guest memory (above 2 GiB, so that the asynchronous teardown is taken).") var memory = MemorySize(argument: "2304M")!
-    @Option(help: "Size of the secret.") var secretSize = MemorySize(argument: "1M")!
-    @Option(help: "Rounds per teardown path, each with a fresh seed.") var rounds = 1
+    @Flag(help: "Long mode: 5 rounds per path, a 64M secret in 4G of memory.") var long = false
+    @Option(name: .customLong("memory"), help: "Guest memory, above 2 GiB so that the asynchronous teardown is taken (default 2304M, 4G with --long).")
+    var memoryOption: MemorySize?
+    @Option(name: .customLong("secret-size"), help: "Size of the secret (default 1M, 64M with --long).") var secretSizeOption: MemorySize?
+    @Option(name: .customLong("rounds"), help: "Rounds per teardown path, each with a fresh seed (default 1, 5 with --long).") var roundsOption: Int?
+    var memory: MemorySize { memoryOption ?? MemorySize(argument: long ? "4G" : "2304M")! }
+    var secretSize: MemorySize { secretSizeOption ?? MemorySize(argument: long ? "64M" : "1M")! }
+    var rounds: Int { roundsOption ?? (long ? 5 : 1) }
     @Option(help: "Teardown paths to try (comma-separated: sync, async).") var teardown = "sync,async"
     @Option(help: "Seed of the first round (default: random, printed).") var seed: UInt64?
     @Option(help: "Host object behind guest RAM (as `run --memory-backend`).") var memoryBackend: Backend = .memfd

@@ -2,7 +2,7 @@
 # CLI tests of `s390pv fuzz` (issue 7 item 1): the ioctl fuzzer against the reference model of the
 # PV state machine, in its short (CI) modes, each in a child process so that a crash is seen as one;
 # the seeds of Tests/cli/fuzz-seeds.txt replayed; a minimised sequence replayed with --replay.
-# Long mode (not run here): s390pv fuzz --calls 10000000 [--threads N].
+# Long mode (not run here): s390pv fuzz --long [--threads N] (10^7 calls).
 set -u
 cd "$(dirname "$0")/../.."
 bin=${S390PV:-.build/debug/s390pv}

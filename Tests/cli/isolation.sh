@@ -6,7 +6,7 @@
 # mode with the negative controls (the same guest unprotected: the reads find the secret; protected
 # with a reboot that keeps memory: the guest finds it), run as a child so that a crash is seen as one.
 # Also the fixed-seed image from `make pv-guests` through `s390pv run`, and unusable input.
-# Long mode (not run here): s390pv isolation --rounds 5 --secret-size 64M --memory 4G --control.
+# Long mode (not run here): s390pv isolation --long --control (5 rounds per path, 64 MiB secret in 4 GiB).
 set -u
 cd "$(dirname "$0")/../.."
 bin=${S390PV:-.build/debug/s390pv}
