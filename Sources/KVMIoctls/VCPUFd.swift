@@ -14,6 +14,8 @@ public enum VCPUExit: Equatable, Sendable {
     case interrupted
     /// KVM_EXIT_INTERNAL_ERROR.
     case internalError(suberror: UInt32)
+    /// EHWPOISON with KVM_EXIT_MEMORY_FAULT: the guest page at `guestAddress` suffered a memory failure.
+    case memoryFault(guestAddress: UInt64, size: UInt64)
     case other(reason: UInt32)
 }
 
@@ -50,6 +52,9 @@ public final class VCPUFd: @unchecked Sendable {
             try kvmIoctl(fd, S390PV_KVM_RUN)
         } catch {
             if error.errno == EINTR { return .interrupted }
+            if error.errno == EHWPOISON, Int32(runPage.pointee.exit_reason) == KVM_EXIT_MEMORY_FAULT {
+                return .memoryFault(guestAddress: runPage.pointee.memory_fault.gpa, size: runPage.pointee.memory_fault.size)
+            }
             throw error
         }
         switch Int32(runPage.pointee.exit_reason) {

@@ -201,6 +201,13 @@ extension KVMDevice {
             run.pointee.exit_reason = UInt32(KVM_EXIT_INTERNAL_ERROR)
             run.pointee.internal.suberror = 1   // KVM_INTERNAL_ERROR_EMULATION
             run.pointee.internal.ndata = 0
+        case .memoryFault(let address, let size):
+            // kvm_prepare_memory_fault_exit, then KVM_RUN fails with the gmem fault's -EHWPOISON.
+            run.pointee.exit_reason = UInt32(KVM_EXIT_MEMORY_FAULT)
+            run.pointee.memory_fault.flags = KVM_MEMORY_EXIT_FLAG_PRIVATE
+            run.pointee.memory_fault.gpa = address
+            run.pointee.memory_fault.size = size
+            return .failure(.EHWPOISON)
         }
         return .success(0)
     }

@@ -10,7 +10,7 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     public static let EPERM = Errno(1), ENOENT = Errno(2), EINTR = Errno(4), EBADF = Errno(9), EAGAIN = Errno(11),
                       ENOMEM = Errno(12), EACCES = Errno(13), EFAULT = Errno(14), EBUSY = Errno(16), EEXIST = Errno(17),
                       EINVAL = Errno(22), ENOTTY = Errno(25), ENOSPC = Errno(28), ERANGE = Errno(34),
-                      EOPNOTSUPP = Errno(95)
+                      EOPNOTSUPP = Errno(95), EHWPOISON = Errno(133)
     public var description: String { "errno \(rawValue)" }
 }
 

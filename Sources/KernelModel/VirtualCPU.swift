@@ -20,6 +20,9 @@ public enum VCPUExit: Sendable, Equatable {
     case interrupted
     /// KVM_EXIT_INTERNAL_ERROR (17): the CPU check-stopped.
     case internalError(String)
+    /// KVM_EXIT_MEMORY_FAULT (39) with EHWPOISON: a page of guest memory (guest_memfd, so
+    /// private) suffered a memory failure and is still the guest's (__kvm_gmem_get_pfn).
+    case memoryFault(guestAddress: UInt64, size: UInt64)
     /// A validity intercept: the state description cannot run (a secure CPU the Ultravisor never
     /// loaded). Linux's handle_validity makes KVM_RUN fail with EINVAL.
     case validity
@@ -137,7 +140,7 @@ public final class VirtualCPU: @unchecked Sendable {
         vm?.clockNamespace.freeze()   // the first vCPU to run fixes the VM's clock offsets (issue 6)
         while true {
             guard let vm else { return .internalError("the VM of vCPU \(id) no longer exists") }
-            if let failure = vm.memoryFailureMessage { return .internalError(failure) }
+            if let failed = vm.failedGuestPage { return .memoryFault(guestAddress: failed, size: 4096) }
             if kickPending.exchange(false, ordering: .acquiringAndReleasing) {
                 // One kick, one EINTR: the CPU-level request posted with it is consumed too.
                 cpu.interruptions.discardKick()

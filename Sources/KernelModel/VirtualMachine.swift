@@ -32,7 +32,7 @@ public final class VirtualMachine: @unchecked Sendable {
     /// Guest storage the CPUs can address: the run of memslots that starts at absolute 0.
     private(set) var storageSize: UInt64 = 0
     /// Guest ranges reported by memory-failure notifications whose pages may still be failed:
-    /// KVM_RUN ends with an internal error while one is. `memoryFailurePending` mirrors "not
+    /// KVM_RUN ends with KVM_EXIT_MEMORY_FAULT while one is. `memoryFailurePending` mirrors "not
     /// empty" so a KVM_RUN without failures costs one atomic load.
     private let memoryFailures = Mutex<[Range<UInt64>]>([])
     private let memoryFailurePending = Atomic<Bool>(false)
@@ -189,8 +189,8 @@ public final class VirtualMachine: @unchecked Sendable {
         return result
     }
 
-    /// Reports a memory failure in guest memory: the VM stops with this error at its next
-    /// KVM_RUN (there is no machine-check delivery in this model yet).
+    /// Reports a memory failure in guest memory: every vCPU's next KVM_RUN ends with
+    /// KVM_EXIT_MEMORY_FAULT (there is no machine-check delivery in this model yet).
     func noteMemoryFailure(guestRange: Range<UInt64>) {
         memoryFailures.withLock { failures in
             failures.append(guestRange)
@@ -199,18 +199,19 @@ public final class VirtualMachine: @unchecked Sendable {
         kickAll()
     }
 
-    /// The error KVM_RUN stops with, nil when no failed page is left in guest memory. A failure
-    /// whose pages were released since (punched, torn down by DISABLE, detached by PREPARE) no
-    /// longer counts: a poisoned page that was truncated is not the guest's any more.
-    var memoryFailureMessage: String? {
+    /// The first failed page still in guest memory (the address KVM_RUN reports), nil when none
+    /// is left. A failure whose pages were released since (punched, torn down by DISABLE,
+    /// detached by PREPARE) no longer counts: a poisoned page that was truncated is not the
+    /// guest's any more.
+    var failedGuestPage: UInt64? {
         guard memoryFailurePending.load(ordering: .acquiring) else { return nil }
-        return memoryFailures.withLock { failures -> String? in
+        return memoryFailures.withLock { failures -> UInt64? in
             failures.removeAll { !isStillFailed($0) }
             guard let first = failures.first else {
                 memoryFailurePending.store(false, ordering: .releasing)
                 return nil
             }
-            return "memory failure in guest memory 0x\(String(first.lowerBound, radix: 16))-0x\(String(first.upperBound - 1, radix: 16))"
+            return first.lowerBound
         }
     }
 

@@ -351,6 +351,10 @@ public final class Machine: @unchecked Sendable {
                 continue
             case .internalError(let suberror):
                 finish(.checkStop(cpu: vcpu.id, reason: "the CPU check-stopped (KVM internal error \(suberror)), PSW \(vcpu.psw.hexDescription)"))
+            case .memoryFault(let address, let size):
+                // QEMU: "kvm run failed Memory page has hardware error", the VM stops (internal error).
+                finish(.checkStop(cpu: vcpu.id, reason: "KVM_RUN failed: memory page has hardware error "
+                                  + "(guest 0x\(String(address, radix: 16)), \(size) bytes)"))
             case .other(let reason):
                 finish(.checkStop(cpu: vcpu.id, reason: "unexpected KVM exit reason \(reason)"))
             case .sieIntercept(let icptcode, let ipa, let ipb):

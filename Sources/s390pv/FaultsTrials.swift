@@ -165,16 +165,16 @@ final class FaultsHarness {
                     report.unexpected(name, "trial \(trial): the failure at 0x\(String(target, radix: 16)) marked \(marked)")
                     continue
                 }
-                guard exit.value == .internalError(suberror: 1) else {
-                    report.unexpected(name, "trial \(trial): KVM_RUN ended with \(String(describing: exit.value)) \(String(describing: exit.error)), want KVM_EXIT_INTERNAL_ERROR")
+                guard exit.value == .memoryFault(guestAddress: page, size: Self.page) else {
+                    report.unexpected(name, "trial \(trial): KVM_RUN ended with \(String(describing: exit.value)) \(String(describing: exit.error)), want EHWPOISON with KVM_EXIT_MEMORY_FAULT at 0x\(String(page, radix: 16))")
                     continue
                 }
-                guard case .success(.internalError(suberror: 1)) = runAfterKick(guest.vcpu) else {
+                guard case .success(.memoryFault(page, Self.page)) = runAfterKick(guest.vcpu) else {
                     report.unexpected(name, "trial \(trial): a later KVM_RUN ran on over the failed page")
                     continue
                 }
                 note("\(name) \(trial): page 0x\(String(page, radix: 16)), VM stopped")
-                report.count(name, "KVM_RUN: KVM_EXIT_INTERNAL_ERROR (memory failure), VM stopped, closed")
+                report.count(name, "KVM_RUN: EHWPOISON, KVM_EXIT_MEMORY_FAULT at the failed page, VM stopped, closed")
             } catch {
                 report.unexpected(name, "trial \(trial): setup failed: \(describe(error))")
             }
@@ -183,7 +183,7 @@ final class FaultsHarness {
 
     /// The VMM running the protected memtouch guest (3 GiB, asynchronous teardown at each
     /// reboot); a memory failure on a populated page of its first 20 MiB at a random moment.
-    /// Documented outcomes: the machine check-stops with the KVM internal error (`s390pv run`:
+    /// Documented outcomes: the machine stops at KVM_RUN's EHWPOISON (`s390pv run`:
     /// one line, exit status 3); or the failed page went with a reboot's teardown before any
     /// KVM_RUN met it, or the guest ended before a populated page was hit, and it completed.
     func vmmRunningFailures(trials: Int) {
@@ -204,8 +204,8 @@ final class FaultsHarness {
                 return nil
             }
             switch outcome.run {
-            case .checkStop(_, let reason)? where reason.contains("KVM internal error") && outcome.injected != nil:
-                report.count(name, "VM stopped: check-stop, KVM internal error (s390pv run: one line, exit 3)")
+            case .checkStop(_, let reason)? where reason.contains("memory page has hardware error") && outcome.injected != nil:
+                report.count(name, "VM stopped: KVM_RUN EHWPOISON, memory page has hardware error (s390pv run: one line, exit 3)")
             case .stopped(let status)? where status == nil || status == 1:
                 report.count(name, outcome.injected == nil ? "guest completed before a populated page was hit"
                                                            : "failed page torn down at a reboot before a KVM_RUN met it; guest completed")

@@ -147,16 +147,16 @@ struct FailurePointTests {
         let marked = try vm.injectMemoryFailure(guestRange: kernelPage..<kernelPage + 4096, tornDown: false)
         #expect(marked == [kernelPage..<kernelPage + 4096])
         #expect(try vm.injectMemoryFailure(guestRange: 0x8000_0000..<0x8000_1000, tornDown: false).isEmpty, "a hole has no page to fail")
-        #expect(vm.memoryFailureMessage != nil)
+        #expect(vm.failedGuestPage != nil)
         #expect(fixture.command(.asyncCleanupPrepare).error == nil)
         #expect(vm.failedGuestRanges.guest.isEmpty, "the rebooted guest's memory has no stale mark")
         #expect(vm.failedGuestRanges.detached == [kernelPage..<kernelPage + 4096])
-        #expect(vm.memoryFailureMessage == nil, "the failed page is no longer the guest's")
+        #expect(vm.failedGuestPage == nil, "the failed page is no longer the guest's")
         // A failure while the old memory waits for PERFORM: also the old memory's.
         let next = kernelPage + 4096
         #expect(try vm.injectMemoryFailure(guestRange: next..<next + 4096, tornDown: true) == [next..<next + 4096])
         #expect(vm.failedGuestRanges.detached == [kernelPage..<kernelPage + 8192])
-        #expect(vm.memoryFailureMessage == nil)
+        #expect(vm.failedGuestPage == nil)
         #expect(fixture.command(.asyncCleanupPerform).error == nil)
         #expect(vm.failedGuestRanges.detached.isEmpty && vm.failedGuestRanges.guest.isEmpty, "the marks went with the old memory")
         #expect(vm.lock.withLock { vm.protectedState.setAside == nil && vm.protectedState.needCleanup.isEmpty })
@@ -170,9 +170,9 @@ struct FailurePointTests {
         #expect(fixture.protect() == .success(.executed))
         let kernelPage = try #require(fixture.image.components.first).component.address
         #expect(try vm.injectMemoryFailure(guestRange: kernelPage..<kernelPage + 4096, tornDown: false) == [kernelPage..<kernelPage + 4096])
-        #expect(vm.memoryFailureMessage == "memory failure in guest memory 0x\(String(kernelPage, radix: 16))-0x\(String(kernelPage + 4095, radix: 16))")
+        #expect(vm.failedGuestPage == kernelPage)
         #expect(fixture.command(.disable) == .success(.executed))
         #expect(vm.failedGuestRanges.guest.isEmpty)
-        #expect(vm.memoryFailureMessage == nil)
+        #expect(vm.failedGuestPage == nil)
     }
 }

@@ -328,11 +328,11 @@ struct RestrictedMemoryVMTests {
         return (vm, memfd, vcpu)
     }
 
-    @Test("a memory failure in bound guest memory stops the VM with a clear error at its next KVM_RUN")
+    @Test("a memory failure in bound guest memory ends the next KVM_RUN with KVM_EXIT_MEMORY_FAULT at the failed page")
     func memoryFailureStopsTheVM() throws {
         let (vm, memfd, vcpu) = try Self.machine()
         try memfd.injectMemoryFailure(offset: 0x100000, length: 4096)
-        #expect(run(vcpu) == .internalError("memory failure in guest memory 0x100000-0x100fff"))
+        #expect(run(vcpu) == .memoryFault(guestAddress: 0x100000, size: 4096))
         withExtendedLifetime(vm) {}
     }
 

@@ -42,7 +42,7 @@ for class in "memory failure, running guest \(KVM_RUN\)" "memory failure, runnin
 done
 [ "$(trials "fatal signal during PERFORM \(child processes\)")" -ge 12 ] && ok || bad "fewer than 12 fatal-signal trials"
 # The documented outcomes, each met.
-for outcome in "KVM_RUN: KVM_EXIT_INTERNAL_ERROR (memory failure), VM stopped, closed" \
+for outcome in "KVM_RUN: EHWPOISON, KVM_EXIT_MEMORY_FAULT at the failed page, VM stopped, closed" \
                "KVM_CREATE_GUEST_MEMFD: -ENOSPC (gmem_files)" \
                "KVM_PV_UNPACK: -EFAULT (pv_unpack_fault ENOSPC), DISABLE cleans up" \
                "KVM_PV_ASYNC_CLEANUP_PREPARE: -ENOMEM (gmem_detach ENOMEM), still protected; DISABLE (QEMU's fallback) succeeds" \
@@ -94,11 +94,11 @@ S390PV_MEMORY_FAILURE=0x20000@200 "$bin" run Guests/build/memtouch.elf --memory 
     >"$tmp/run.out" 2>"$tmp/run.err" </dev/null
 status=$?
 [ "$status" = 3 ] && [ "$(wc -l <"$tmp/run.err")" = 2 ] && grep -qx "s390pv: memory failure injected at guest page 0x20000" "$tmp/run.err" \
-    && grep -q "^s390pv: guest crashed: CPU 0 check-stopped: the CPU check-stopped (KVM internal error 1)" "$tmp/run.err" && ok \
+    && grep -qx "s390pv: guest crashed: CPU 0 check-stopped: KVM_RUN failed: memory page has hardware error (guest 0x20000, 4096 bytes)" "$tmp/run.err" && ok \
     || bad "memory failure, unprotected: status $status, $(cat "$tmp/run.err")"
 S390PV_MEMORY_FAILURE=0x20000@200 run Guests/build/memtouch-pv.img --memory 64M
 [ "$status" = 3 ] && grep -qx "s390pv: memory failure injected at guest page 0x20000" "$tmp/run.err" \
-    && grep -q "^s390pv: guest crashed: CPU 0 check-stopped: the CPU check-stopped (KVM internal error 1)" "$tmp/run.err" && ok \
+    && grep -qx "s390pv: guest crashed: CPU 0 check-stopped: KVM_RUN failed: memory page has hardware error (guest 0x20000, 4096 bytes)" "$tmp/run.err" && ok \
     || bad "memory failure, protected: status $status, $(cat "$tmp/run.err")"
 S390PV_MEMORY_FAILURE=zz run "$hello"
 [ "$status" = 2 ] && grep -q "^s390pv: S390PV_MEMORY_FAILURE 'zz': want ADDRESS" "$tmp/run.err" && ok || bad "a bad S390PV_MEMORY_FAILURE: status $status"
