@@ -19,28 +19,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include "s390pv_pv_test.h"
 
-static int passed, failed, skipped;
-#define CHECK(condition, ...) do { if (condition) passed++; else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
-#define SKIP(...) do { skipped++; printf("SKIP: "); printf(__VA_ARGS__); printf("\n"); } while (0)
-
-// ioctl that must fail with `expected`: -1 and errno.
-#define ERR(call, expected) ({ errno = 0; long r_ = (long)(call); r_ == -1 && errno == (expected); })
-#define ERRNO_NOW errno
-
-static const __u64 mib = 1 << 20;
-static const __u64 page = 4096;
 static const __u64 guest_size = 16 << 20;
 static int run_size;
 
 // ---------------------------------------------------------------------------------------------
 // KVM_S390_PV_COMMAND with sentinel rc/rrc
-
-#define SENTINEL_RC 0xA5A5
-#define SENTINEL_RRC 0x5A5A
-#define UNTOUCHED -1   // rc/rrc: the caller's sentinels are what the caller sees afterwards
-#define UV_ERROR -2    // rc: some UV error code (neither the sentinel nor 1, not 0); rrc: any
-#define ANY -3         // rrc: any value
 
 static struct kvm_pv_cmd last;   // the struct as the caller sees it after the last command
 static int last_result, last_errno;
@@ -59,15 +44,6 @@ static int rc_matches(int rc, int rrc) {
     return last.rc == rc && (rrc == ANY || last.rrc == rrc);
 }
 
-static const char *want_rc(int rc, int rrc) {
-    static char text[64];
-    if (rc == UNTOUCHED) return "rc/rrc untouched (0xa5a5/0x5a5a)";
-    if (rc == UV_ERROR) return "a UV error rc";
-    if (rrc == ANY) snprintf(text, sizeof text, "rc 0x%x", rc);
-    else snprintf(text, sizeof text, "rc 0x%x rrc 0x%x", rc, rrc);
-    return text;
-}
-
 // One check: the command's result (errno `err`, 0 for success) and its rc/rrc.
 #define EXPECT_PV(vm_, cmd_, data_, err_, rc_, rrc_, what_) do { \
     pv((vm_), (cmd_), (data_)); \
@@ -80,18 +56,6 @@ static const char *want_rc(int rc, int rrc) {
 // VMs
 
 struct guest { int vm, memfd, vcpu; struct kvm_run *run; };
-
-static int set_region(int vm, __u32 slot, __u64 gpa, __u64 size, int memfd, __u64 offset) {
-    struct kvm_userspace_memory_region2 region = {
-        .slot = slot, .flags = KVM_MEM_GUEST_MEMFD, .guest_phys_addr = gpa, .memory_size = size,
-        .guest_memfd = (__u32)memfd, .guest_memfd_offset = offset };
-    return ioctl(vm, KVM_SET_USER_MEMORY_REGION2, &region);
-}
-
-static int make_memfd(int vm, __u64 size) {
-    struct kvm_create_guest_memfd gmem = { .size = size };
-    return ioctl(vm, KVM_CREATE_GUEST_MEMFD, &gmem);
-}
 
 // A VM with `size` bytes of guest memory at 0 (none if 0) and vCPU 0 (if `with_vcpu`).
 static struct guest make_guest(int kvm, __u64 size, int with_vcpu) {
@@ -123,23 +87,11 @@ static struct kvm_s390_mem_op memop(__u32 op, __u64 gaddr, __u32 size, void *buf
     return m;
 }
 
-static int absolute(int vm, __u32 op, __u64 gaddr, __u32 size, void *buf) {
-    struct kvm_s390_mem_op m = memop(op, gaddr, size, buf);
-    errno = 0;
-    return ioctl(vm, KVM_S390_MEM_OP, &m);
-}
-
 static int sida(int vcpu, __u32 op, __u32 offset, __u32 size, void *buf) {
     struct kvm_s390_mem_op m = memop(op, 0, size, buf);
     m.sida_offset = offset;
     errno = 0;
     return ioctl(vcpu, KVM_S390_MEM_OP, &m);
-}
-
-static int set_mp_state(int vcpu, __u32 state) {
-    struct kvm_mp_state s = { .mp_state = state };
-    errno = 0;
-    return ioctl(vcpu, KVM_SET_MP_STATE, &s);
 }
 
 // A page of its own, read-only after `fill` is copied in: copy_to_user into it fails.
@@ -154,73 +106,13 @@ static void *read_only_page(const void *fill, size_t size) {
 // ---------------------------------------------------------------------------------------------
 // The SE image (se-image-format §5, §6): file == guest memory from 0
 
-struct component { __u64 tweak, addr, size; };
-struct image {
-    unsigned char *bytes;
-    size_t size;
-    __u64 header_addr, header_size;
-    __u32 count;
-    struct component component[16];
-};
-
-static __u64 be64(const unsigned char *p) { __u64 v = 0; for (int i = 0; i < 8; i++) v = v << 8 | p[i]; return v; }
-static __u32 be32(const unsigned char *p) { return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3]; }
-
-// Reads and parses $S390PV_PV_IMAGE; 0 with the reason printed if there is none to use.
-static int load_image(struct image *image) {
-    const char *path = getenv("S390PV_PV_IMAGE");
-    if (!path) { SKIP("S390PV_PV_IMAGE is not set: positive-path cases skipped"); return 0; }
-    if (!getenv("S390PV_HOST_KEY")) { SKIP("S390PV_HOST_KEY is not set (the UV has a random key): positive-path cases skipped"); return 0; }
-    FILE *file = fopen(path, "rb");
-    if (!file) { SKIP("%s: %s: positive-path cases skipped (make pv-guests)", path, strerror(errno)); return 0; }
-    fseek(file, 0, SEEK_END);
-    long length = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    image->bytes = malloc((size_t)length);
-    image->size = (size_t)length;
-    size_t got = fread(image->bytes, 1, image->size, file);
-    fclose(file);
+// What this test checks of the image beyond load_image, and the line naming it; 1 to go on.
+static int image_details(const struct image *image) {
     const unsigned char *meta = image->bytes + 0xC000;
-    if (got != image->size || image->size < 0xC01C || image->size > guest_size || memcmp(meta, "SeImgLnx", 8) != 0) {
-        CHECK(0, "%s: not an SE boot image (no SeImgLnx metadata at 0xC000)", path);
-        return 0;
-    }
-    __u64 header_offset = be64(meta + 8), ipib_offset = be64(meta + 20);
     CHECK(be32(meta + 16) == 1, "image metadata version %u", be32(meta + 16));
-    if (ipib_offset + 0x88 > image->size || header_offset + 16 > image->size) { CHECK(0, "image offsets out of the file"); return 0; }
-    const unsigned char *ipib = image->bytes + ipib_offset;
-    CHECK(ipib[0x0C] == 5, "IPIB pbt %u, want 5", ipib[0x0C]);
-    image->count = be32(ipib + 0x74);
-    image->header_addr = be64(ipib + 0x78);
-    image->header_size = be64(ipib + 0x80);
-    if (image->header_addr == 0) {   // not patched in the file: stage3a does it at run time
-        image->header_addr = header_offset;
-        image->header_size = be32(image->bytes + header_offset + 0x0C);
-    }
-    if (image->count == 0 || image->count > 16 || ipib_offset + 0x88 + 24 * image->count > image->size
-        || image->header_addr + image->header_size > image->size) {
-        CHECK(0, "IPIB: %u components, header 0x%llx+0x%llx", image->count, (unsigned long long)image->header_addr,
-              (unsigned long long)image->header_size);
-        return 0;
-    }
-    for (__u32 i = 0; i < image->count; i++) {
-        const unsigned char *c = ipib + 0x88 + 24 * i;
-        image->component[i] = (struct component){ be64(c), be64(c + 8), (be64(c + 16) + page - 1) & ~(page - 1) };
-    }
-    printf("kvm_pv: image %s: header 0x%llx (%llu bytes), %u components\n", path, (unsigned long long)image->header_addr,
+    CHECK(image->bytes[image->ipib_offset + 0x0C] == 5, "IPIB pbt %u, want 5", image->bytes[image->ipib_offset + 0x0C]);
+    printf("kvm_pv: image %s: header 0x%llx (%llu bytes), %u components\n", image->path, (unsigned long long)image->header_addr,
            (unsigned long long)image->header_size, image->count);
-    return 1;
-}
-
-// Writes the image into guest memory with absolute MEM_OPs (at most 64 KiB each).
-static int write_image(int vm, const struct image *image) {
-    for (size_t offset = 0; offset < image->size; offset += 65536) {
-        size_t n = image->size - offset < 65536 ? image->size - offset : 65536;
-        if (absolute(vm, KVM_S390_MEMOP_ABSOLUTE_WRITE, offset, (__u32)n, image->bytes + offset) != 0) {
-            CHECK(0, "load the image at 0x%zx: %s", offset, strerror(errno));
-            return 0;
-        }
-    }
     return 1;
 }
 
@@ -833,7 +725,7 @@ int main(void) {
     not_protected(kvm);
     protected_vm(kvm);
     struct image image;
-    if (load_image(&image)) {
+    if (load_image(&image, guest_size, "positive-path cases") && image_details(&image)) {
         sec_parms(kvm, &image);
         verify_failure(kvm, &image, UNPACK_ALL, 1, 0x1b, "VERIFY after a tampered component page (page list digest)");
         verify_failure(kvm, &image, UNPACK_WRONG_TWEAK, 0, 0x1c, "VERIFY after a wrong tweak (tweak list digest)");

@@ -29,21 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include "s390pv_pv_test.h"
 
 // Exported by the preload library (Sources/CSyscalls): SIGTERM/SIGINT/SIGHUP handlers that set the
 // flag the kernel model reads as fatal_signal_pending(). Weak: absent without the shim.
 extern void s390pv_install_fatal_signal_handlers(void) __attribute__((weak));
 extern int s390pv_fatal_signal_pending(void) __attribute__((weak));
 
-static int passed, failed, skipped;
-#define CHECK(condition, ...) do { if (condition) passed++; else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
-#define SKIP(...) do { skipped++; printf("SKIP: "); printf(__VA_ARGS__); printf("\n"); } while (0)
-#define ERR(call, expected) ({ errno = 0; long r_ = (long)(call); r_ == -1 && errno == (expected); })
-#define ERRNO_NOW errno
-
-static const __u64 mib = 1 << 20;
 static const __u64 gib = 1ULL << 30;
-static const __u64 page = 4096;
 static const __u64 image_limit = 16 << 20;
 static int run_size;
 
@@ -55,12 +48,6 @@ static double now(void) {
 
 // ---------------------------------------------------------------------------------------------
 // KVM_S390_PV_COMMAND with sentinel rc/rrc
-
-#define SENTINEL_RC 0xA5A5
-#define SENTINEL_RRC 0x5A5A
-#define UNTOUCHED -1
-#define UV_ERROR -2
-#define ANY -3
 
 struct pv_result { struct kvm_pv_cmd cmd; int result, error; };
 
@@ -79,15 +66,6 @@ static int result_matches(const struct pv_result *r, int err, int rc, int rrc) {
     if (rc == UNTOUCHED) return r->cmd.rc == SENTINEL_RC && r->cmd.rrc == SENTINEL_RRC;
     if (rc == UV_ERROR) return r->cmd.rc != SENTINEL_RC && r->cmd.rc != 1 && r->cmd.rc != 0;
     return r->cmd.rc == rc && (rrc == ANY || r->cmd.rrc == rrc);
-}
-
-static const char *want_rc(int rc, int rrc) {
-    static char text[64];
-    if (rc == UNTOUCHED) return "rc/rrc untouched (0xa5a5/0x5a5a)";
-    if (rc == UV_ERROR) return "a UV error rc";
-    if (rrc == ANY) snprintf(text, sizeof text, "rc 0x%x", rc);
-    else snprintf(text, sizeof text, "rc 0x%x rrc 0x%x", rc, rrc);
-    return text;
 }
 
 static struct pv_result last;
@@ -149,18 +127,6 @@ static struct resources resources_now(void) {
 #define MAX_MEMFDS 8
 struct guest { int vm, vcpu, memfds; int memfd[MAX_MEMFDS]; struct kvm_run *run; __u64 size; };
 
-static int set_region(int vm, __u32 slot, __u64 gpa, __u64 size, int memfd, __u64 offset) {
-    struct kvm_userspace_memory_region2 region = {
-        .slot = slot, .flags = KVM_MEM_GUEST_MEMFD, .guest_phys_addr = gpa, .memory_size = size,
-        .guest_memfd = (__u32)memfd, .guest_memfd_offset = offset };
-    return ioctl(vm, KVM_SET_USER_MEMORY_REGION2, &region);
-}
-
-static int make_memfd(int vm, __u64 size) {
-    struct kvm_create_guest_memfd gmem = { .size = size };
-    return ioctl(vm, KVM_CREATE_GUEST_MEMFD, &gmem);
-}
-
 // A VM with `size` bytes at 0 (1 GiB memfds, the last one shorter) and vCPU 0 if `with_vcpu`.
 static struct guest make_guest(int kvm, __u64 size, int with_vcpu) {
     struct guest g = { .vm = ioctl(kvm, KVM_CREATE_VM, 0), .vcpu = -1, .run = MAP_FAILED, .size = size };
@@ -187,18 +153,6 @@ static void close_guest(struct guest *g) {
     for (int i = 0; i < g->memfds; i++) if (g->memfd[i] >= 0) close(g->memfd[i]);
     close(g->vm);
     *g = (struct guest){ .vm = -1, .vcpu = -1, .run = MAP_FAILED };
-}
-
-static int absolute(int vm, __u32 op, __u64 gaddr, __u32 size, void *buf) {
-    struct kvm_s390_mem_op m = { .gaddr = gaddr, .size = size, .op = op, .buf = (__u64)(uintptr_t)buf };
-    errno = 0;
-    return ioctl(vm, KVM_S390_MEM_OP, &m);
-}
-
-static int set_mp_state(int vcpu, __u32 state) {
-    struct kvm_mp_state s = { .mp_state = state };
-    errno = 0;
-    return ioctl(vcpu, KVM_SET_MP_STATE, &s);
 }
 
 // Fills [start, start+size) with a recognisable pattern (64 KiB MEM_OPs); 1 on success.
@@ -229,69 +183,6 @@ static int reads_zero(int vm, __u64 start, __u64 size, __u64 *bad) {
 
 // ---------------------------------------------------------------------------------------------
 // The SE image (as kvm_pv.c)
-
-struct component { __u64 tweak, addr, size; };
-struct image {
-    unsigned char *bytes;
-    size_t size;
-    __u64 header_addr, header_size;
-    __u32 count;
-    struct component component[16];
-};
-
-static __u64 be64(const unsigned char *p) { __u64 v = 0; for (int i = 0; i < 8; i++) v = v << 8 | p[i]; return v; }
-static __u32 be32(const unsigned char *p) { return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3]; }
-
-static int load_image(struct image *image) {
-    const char *path = getenv("S390PV_PV_IMAGE");
-    if (!path) { SKIP("S390PV_PV_IMAGE is not set: boot cases skipped"); return 0; }
-    if (!getenv("S390PV_HOST_KEY")) { SKIP("S390PV_HOST_KEY is not set: boot cases skipped"); return 0; }
-    FILE *file = fopen(path, "rb");
-    if (!file) { SKIP("%s: %s: boot cases skipped (make pv-guests)", path, strerror(errno)); return 0; }
-    fseek(file, 0, SEEK_END);
-    long length = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    image->bytes = malloc((size_t)length);
-    image->size = (size_t)length;
-    size_t got = fread(image->bytes, 1, image->size, file);
-    fclose(file);
-    const unsigned char *meta = image->bytes + 0xC000;
-    if (got != image->size || image->size < 0xC01C || image->size > image_limit || memcmp(meta, "SeImgLnx", 8) != 0) {
-        CHECK(0, "%s: not an SE boot image", path);
-        return 0;
-    }
-    __u64 header_offset = be64(meta + 8), ipib_offset = be64(meta + 20);
-    if (ipib_offset + 0x88 > image->size || header_offset + 16 > image->size) { CHECK(0, "image offsets out of the file"); return 0; }
-    const unsigned char *ipib = image->bytes + ipib_offset;
-    image->count = be32(ipib + 0x74);
-    image->header_addr = be64(ipib + 0x78);
-    image->header_size = be64(ipib + 0x80);
-    if (image->header_addr == 0) {
-        image->header_addr = header_offset;
-        image->header_size = be32(image->bytes + header_offset + 0x0C);
-    }
-    if (image->count == 0 || image->count > 16 || ipib_offset + 0x88 + 24 * image->count > image->size
-        || image->header_addr + image->header_size > image->size) {
-        CHECK(0, "IPIB: %u components", image->count);
-        return 0;
-    }
-    for (__u32 i = 0; i < image->count; i++) {
-        const unsigned char *c = ipib + 0x88 + 24 * i;
-        image->component[i] = (struct component){ be64(c), be64(c + 8), (be64(c + 16) + page - 1) & ~(page - 1) };
-    }
-    return 1;
-}
-
-static int write_image(int vm, const struct image *image) {
-    for (size_t offset = 0; offset < image->size; offset += 65536) {
-        size_t n = image->size - offset < 65536 ? image->size - offset : 65536;
-        if (absolute(vm, KVM_S390_MEMOP_ABSOLUTE_WRITE, offset, (__u32)n, image->bytes + offset) != 0) {
-            CHECK(0, "load the image at 0x%zx: %s", offset, strerror(errno));
-            return 0;
-        }
-    }
-    return 1;
-}
 
 // load, ENABLE, SET_SEC_PARMS, UNPACK, VERIFY, LOAD/OPERATING, KVM_RUN to the first SERVC intercept.
 static void protected_boot(struct guest *g, const struct image *image, const char *what) {
@@ -792,7 +683,7 @@ int main(int argc, char **argv) {
     prepare_twice(kvm);
     small_memory(kvm);
     struct image image;
-    if (load_image(&image)) {
+    if (load_image(&image, image_limit, "boot cases")) {
         reboot(kvm, &image);
         free(image.bytes);
     }
