@@ -12,38 +12,12 @@
 
 #define PSW_MASK_PSTATE		0x0001000000000000UL
 
-#define DIAG308_RC_OK		0x0001
-#define DIAG308_RC_NOCONFIG	0x0102
-#define DIAG308_RC_INVALID	0x0402
 
 #define CR0_RESET		0xe0UL
 #define CR14_RESET		0xc2000000UL
 #define REG_MARKER		0x0123456789abcdefUL
 
 #define SCLP_CMD_WRITE_EVENT_MASK	0x00780005
-
-/* CCW-type IPL parameter block (Linux's struct ipl_parameter_block, QEMU's IplParameterBlock). */
-struct iplb {
-	uint32_t len;			/* 0 */
-	uint8_t reserved0[3];
-	uint8_t version;		/* 7 */
-	uint32_t blk0_len;		/* 8 */
-	uint8_t pbt;			/* 12: 2 = CCW */
-	uint8_t flags;
-	uint16_t reserved1;
-	uint8_t loadparm[8];		/* 16 */
-	uint8_t reserved2[85];		/* 24: start of the CCW block */
-	uint8_t ssid;			/* 109 */
-	uint16_t devno;			/* 110 */
-	uint8_t vm_flags;		/* 112 */
-	uint8_t reserved3[3];
-	uint32_t vm_parm_len;		/* 116 */
-	uint8_t nss_name[8];		/* 120 */
-	uint8_t vm_parm[64];		/* 128 */
-	uint8_t reserved4[8];		/* 192 */
-} __attribute__((packed));
-
-_Static_assert(sizeof(struct iplb) == 200, "CCW IPLB is 200 bytes");
 
 static uint8_t iplb_set[4096] __attribute__((aligned(4096)));
 static uint8_t iplb_store[4096] __attribute__((aligned(4096)));
@@ -251,7 +225,7 @@ static void test_reset(unsigned int subcode)
 
 int main(void)
 {
-	struct iplb *b = (void *)iplb_set;
+	struct ccw_iplb *b = (void *)iplb_set;
 	static const int unsupported[] = { 2, 0x101, 0xffff, 0x10001, -1 };
 	struct diag_result r;
 	unsigned int i;

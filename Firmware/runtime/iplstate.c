@@ -3,32 +3,6 @@
 
 #define DIAG308_SET		5
 #define DIAG308_STORE		6
-#define DIAG308_RC_OK		0x0001
-#define DIAG308_RC_NOCONFIG	0x0102
-#define IPL_TYPE_CCW		2
-
-/* CCW-type IPL parameter block (Linux's struct ipl_parameter_block, QEMU's IplParameterBlock). */
-struct ccw_iplb {
-	uint32_t len;			/* 0 */
-	uint8_t reserved0[3];
-	uint8_t version;		/* 7 */
-	uint32_t blk0_len;		/* 8 */
-	uint8_t pbt;			/* 12: 2 = CCW */
-	uint8_t flags;
-	uint16_t reserved1;
-	uint8_t loadparm[8];		/* 16: the counter, EBCDIC digits */
-	uint8_t reserved2[85];		/* 24: start of the CCW block */
-	uint8_t ssid;			/* 109 */
-	uint16_t devno;			/* 110 */
-	uint8_t vm_flags;		/* 112 */
-	uint8_t reserved3[3];
-	uint32_t vm_parm_len;		/* 116 */
-	uint8_t nss_name[8];		/* 120: the caller's marker */
-	uint8_t vm_parm[64];		/* 128: the caller's data */
-	uint8_t reserved4[8];		/* 192 */
-} __attribute__((packed));
-
-_Static_assert(sizeof(struct ccw_iplb) == 200, "CCW IPLB is 200 bytes");
 
 static uint8_t iplb_page[4096] __attribute__((aligned(4096)));
 

@@ -104,6 +104,35 @@ const char *cmdline_value(const char *key);
 /* True when the command line has exactly "key=value". */
 bool cmdline_is(const char *key, const char *value);
 
+/* ---- DIAG 308 (IPL functions): response codes and the CCW-type IPL parameter block ---- */
+#define DIAG308_RC_OK		0x0001
+#define DIAG308_RC_NOCONFIG	0x0102
+#define DIAG308_RC_INVALID	0x0402
+#define IPL_TYPE_CCW		2
+
+/* CCW-type IPL parameter block (Linux's struct ipl_parameter_block, QEMU's IplParameterBlock). */
+struct ccw_iplb {
+	uint32_t len;			/* 0 */
+	uint8_t reserved0[3];
+	uint8_t version;		/* 7 */
+	uint32_t blk0_len;		/* 8 */
+	uint8_t pbt;			/* 12: 2 = CCW */
+	uint8_t flags;
+	uint16_t reserved1;
+	uint8_t loadparm[8];		/* 16 (iplstate.c: the counter, EBCDIC digits) */
+	uint8_t reserved2[85];		/* 24: start of the CCW block */
+	uint8_t ssid;			/* 109 */
+	uint16_t devno;			/* 110 */
+	uint8_t vm_flags;		/* 112 */
+	uint8_t reserved3[3];
+	uint32_t vm_parm_len;		/* 116 */
+	uint8_t nss_name[8];		/* 120 (iplstate.c: the marker) */
+	uint8_t vm_parm[64];		/* 128 (iplstate.c: the data) */
+	uint8_t reserved4[8];		/* 192 */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct ccw_iplb) == 200, "CCW IPLB is 200 bytes");
+
 /* ---- iplstate.c: a few bytes a guest keeps across a re-IPL (DIAG 308 subcode 3) ----
  * Protected memory is cleared at a reboot, but the machine keeps the IPL parameter block set
  * with DIAG 308 subcode 5: the state goes into a CCW-type block, marked by `marker` (8 ASCII
