@@ -450,6 +450,23 @@ let fuzzLayouts: [[(UInt64, UInt64)]] = [
     [(0, 32 << 20), (4 << 30, 1 << 20)],                         // sparse, limit 4 GiB + 1 MiB
     [(0, 1 << 30), (1 << 30, 1 << 30), (2 << 30, 1 << 20)],      // 2 GiB + 1 MiB: the boundary
 ]
+/// KVM_CREATE_GUEST_MEMFD of `size`, then KVM_SET_USER_MEMORY_REGION2 of slot `slot` over it at
+/// `address`, through `ioctl` (the engine's own counts each call): the memfd or -errno, and the
+/// region call's result (0 when the memfd failed and it was not tried).
+func fuzzAddMemslot(vm: Int32, slot: Int, address: UInt64, size: UInt64, ioctl: (Int32, UInt, UInt) -> Int) -> (memfd: Int, region: Int) {
+    var request = kvm_create_guest_memfd()
+    request.size = size
+    let memfd = withUnsafeMutablePointer(to: &request) { ioctl(vm, S390PV_KVM_CREATE_GUEST_MEMFD, UInt(bitPattern: $0)) }
+    guard memfd >= 0 else { return (memfd, 0) }
+    var region = kvm_userspace_memory_region2()
+    region.slot = UInt32(slot)
+    region.flags = UInt32(KVM_MEM_GUEST_MEMFD)
+    region.guest_phys_addr = address
+    region.memory_size = size
+    region.guest_memfd = UInt32(memfd)
+    return (memfd, withUnsafeMutablePointer(to: &region) { ioctl(vm, S390PV_KVM_SET_USER_MEMORY_REGION2, UInt(bitPattern: $0)) })
+}
+
 func fuzzLayoutName(_ layout: Int) -> String { ["3G", "64M", "2G", "32M+1M@4G", "2G+1M"][layout] }
 
 // MARK: - The engine: executes operations, checks results against the model
@@ -637,21 +654,12 @@ final class FuzzEngine {
         }
         let vm = FuzzVM(fd: Int32(fd), layout: layout)
         for (number, (address, size)) in fuzzLayouts[layout].enumerated() {
-            var request = kvm_create_guest_memfd()
-            request.size = size
-            let memfd = withUnsafeMutablePointer(to: &request) { ioctl(vm.fd, S390PV_KVM_CREATE_GUEST_MEMFD, UInt(bitPattern: $0)) }
+            let (memfd, result) = fuzzAddMemslot(vm: vm.fd, slot: number, address: address, size: size, ioctl: ioctl)
             guard memfd >= 0 else {
                 record("KVM_CREATE_GUEST_MEMFD \(size)", expected: "a descriptor", got: FuzzErrno.name(errnoOf(memfd)), prediction: true)
                 continue
             }
             vm.memfds.append(Int32(memfd))
-            var region = kvm_userspace_memory_region2()
-            region.slot = UInt32(number)
-            region.flags = UInt32(KVM_MEM_GUEST_MEMFD)
-            region.guest_phys_addr = address
-            region.memory_size = size
-            region.guest_memfd = UInt32(memfd)
-            let result = withUnsafeMutablePointer(to: &region) { ioctl(vm.fd, S390PV_KVM_SET_USER_MEMORY_REGION2, UInt(bitPattern: $0)) }
             if result != 0 {
                 record("KVM_SET_USER_MEMORY_REGION2 slot \(number) of \(fuzzLayoutName(layout))", expected: "0", got: FuzzErrno.name(errnoOf(result)), prediction: true)
             }
@@ -1085,18 +1093,9 @@ final class FuzzConcurrent: @unchecked Sendable {
         guard vm >= 0 else { return nil }
         var memfds: [Int32] = []
         for (number, (address, size)) in fuzzLayouts[0].enumerated() {
-            var request = kvm_create_guest_memfd()
-            request.size = size
-            let memfd = withUnsafeMutablePointer(to: &request) { KVMDevice.ioctl(vm, S390PV_KVM_CREATE_GUEST_MEMFD, UInt(bitPattern: $0)) }
+            let memfd = fuzzAddMemslot(vm: vm, slot: number, address: address, size: size, ioctl: KVMDevice.ioctl).memfd
             guard memfd >= 0 else { continue }
             memfds.append(Int32(memfd))
-            var region = kvm_userspace_memory_region2()
-            region.slot = UInt32(number)
-            region.flags = UInt32(KVM_MEM_GUEST_MEMFD)
-            region.guest_phys_addr = address
-            region.memory_size = size
-            region.guest_memfd = UInt32(memfd)
-            _ = withUnsafeMutablePointer(to: &region) { KVMDevice.ioctl(vm, S390PV_KVM_SET_USER_MEMORY_REGION2, UInt(bitPattern: $0)) }
         }
         let vcpu = Int32(KVMDevice.ioctl(vm, S390PV_KVM_CREATE_VCPU, 0))
         return (vm, vcpu, memfds)
