@@ -26,26 +26,9 @@ start=$SECONDS
 # 2040-01-01T00:00:00Z as Unix seconds, and a 10-minute window after it.
 epoch=2208988800 window_end=$((2208988800 + 600))
 
-pass() { passed=$((passed + 1)); echo "PASS: $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $1"; }
-boot() {
-    local image=$1; shift
-    "$bin" run "$image" --timeout 30 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-    status=$?
-}
-want_status() { [ "$status" = "$1" ] || why+="status $status (want $1); "; }
-want_out() { grep -qxF -- "$1" "$tmp/out" || why+="stdout lacks '$1'; "; }
-want_err() { grep -qxF -- "$1" "$tmp/err" || why+="stderr lacks '$1'; "; }
-want_no_err() { [ ! -s "$tmp/err" ] || why+="stderr not empty; "; }
-verdict() {
-    if [ -z "$why" ]; then
-        pass "$1"
-    else
-        fail "$1: $why"
-        sed 's/^/    out: /' "$tmp/out" | head -n 12; sed 's/^/    err: /' "$tmp/err" | head -n 6
-    fi
-    why=""
-}
+boot_timeout=30
+source Tests/cli/guest-checks.sh
+
 # clean BOOTS: the window held at every boot, never backwards, the summary, EXIT: STATUS=1.
 clean() {
     local n=$1 b

@@ -24,29 +24,9 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0 why=""
 start=$SECONDS
 
-pass() { passed=$((passed + 1)); echo "PASS: $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $1"; }
+boot_timeout=25
+source Tests/cli/guest-checks.sh
 
-# boot IMAGE [ARGS...]: `s390pv run`, stdout/stderr in $tmp/out, $tmp/err, status in $status.
-boot() {
-    local image=$1; shift
-    "$bin" run "$image" --timeout 25 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-    status=$?
-}
-want_status() { [ "$status" = "$1" ] || why+="status $status (want $1); "; }
-want_out() { grep -qxF -- "$1" "$tmp/out" || why+="stdout lacks '$1'; "; }
-want_out_re() { grep -qxE -- "$1" "$tmp/out" || why+="stdout lacks /$1/; "; }
-want_count_re() { local n; n=$(grep -cE -- "$1" "$tmp/out"); [ "$n" = "$2" ] || why+="$n lines /$1/ (want $2); "; }
-want_no_err() { [ ! -s "$tmp/err" ] || why+="stderr not empty; "; }
-verdict() {
-    if [ -z "$why" ]; then
-        pass "$1"
-    else
-        fail "$1: $why"
-        sed 's/^/    out: /' "$tmp/out" | head -n 12; sed 's/^/    err: /' "$tmp/err" | head -n 6
-    fi
-    why=""
-}
 # clean_reboots BOOTS: every boot after the first found 0 bytes, the summary, EXIT: STATUS=1.
 clean_reboots() {
     local n=$1 b
