@@ -570,6 +570,15 @@ struct IsolationReport {
         trials.append((outcome, expectation, problems))
     }
 
+    /// Protected trials, the reads their counted paths tried, and the bytes of the secret found
+    /// (by those paths and by the rebooted guests).
+    private var totals: (trials: Int, reads: Int, secretBytes: UInt64) {
+        let protected = trials.filter { $0.1 == .nothingFound }
+        let paths = protected.flatMap { $0.0.paths }.filter(\.counted)
+        return (protected.count, paths.map(\.tried).reduce(0, +),
+                paths.map(\.secretBytes).reduce(0, +) + protected.compactMap { $0.0.guestFound }.reduce(0, +))
+    }
+
     var text: String {
         var lines: [String] = []
         for (outcome, _, problems) in trials {
@@ -578,23 +587,17 @@ struct IsolationReport {
             lines.append("  the rebooted guest's scan in place: \(outcome.guestFound.map { "\($0) bytes" } ?? "no result")")
             for problem in problems { lines.append("  PROBLEM: \(problem)") }
         }
-        let protected = trials.filter { $0.1 == .nothingFound }
-        let found = protected.flatMap { $0.0.paths }.filter(\.counted).map(\.secretBytes).reduce(0, +)
-            + protected.compactMap { $0.0.guestFound }.reduce(0, +)
-        let tried = protected.flatMap { $0.0.paths }.filter(\.counted).map(\.tried).reduce(0, +)
-        lines.append("isolation: \(protected.count) protected trial(s), \(tried) reads tried, \(found) bytes of the secret found, "
-                     + "\(trials.count - protected.count) control(s); \(String(format: "%.1f", seconds)) s")
+        let (protected, tried, found) = totals
+        lines.append("isolation: \(protected) protected trial(s), \(tried) reads tried, \(found) bytes of the secret found, "
+                     + "\(trials.count - protected) control(s); \(String(format: "%.1f", seconds)) s")
         lines.append("isolation: \(passed ? "PASS" : "FAIL")")
         return lines.joined(separator: "\n")
     }
 
     var json: String {
-        let protected = trials.filter { $0.1 == .nothingFound }
-        let found = protected.flatMap { $0.0.paths }.filter(\.counted).map(\.secretBytes).reduce(0, +)
-            + protected.compactMap { $0.0.guestFound }.reduce(0, +)
-        let tried = protected.flatMap { $0.0.paths }.filter(\.counted).map(\.tried).reduce(0, +)
+        let (protected, tried, found) = totals
         return """
-        {"protected_trials": \(protected.count), "controls": \(trials.count - protected.count), "reads_tried": \(tried), \
+        {"protected_trials": \(protected), "controls": \(trials.count - protected), "reads_tried": \(tried), \
         "secret_bytes_found": \(found), "seconds": \(String(format: "%.1f", seconds)), "passed": \(passed)}
 
         """
